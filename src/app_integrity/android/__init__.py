@@ -1,0 +1,14 @@
+"""Android: Google Play Integrity verdicts and hardware key attestation."""
+
+from .app import AndroidApp, parse_certificate_digest
+
+# --- Play Integrity ---
+
+# --- key attestation ---
+
+__all__ = [
+    "AndroidApp",
+    "parse_certificate_digest",
+    # --- Play Integrity ---
+    # --- key attestation ---
+]

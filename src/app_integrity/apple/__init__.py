@@ -1,0 +1,1 @@
+"""Apple App Attest: attestations, assertions and receipts."""

@@ -1,0 +1,1 @@
+"""Emulated Android: the Play Integrity service and the hardware KeyStore."""
