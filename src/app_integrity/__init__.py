@@ -6,7 +6,7 @@
 - ``app_integrity.testing``: emulated devices and services for tests without a phone.
 """
 
-from .errors import AppIntegrityError, ConfigError, UnavailableError, VerificationError
+from app_integrity.errors import AppIntegrityError, ConfigError, UnavailableError, VerificationError
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .errors import InputError
+from app_integrity.errors import InputError
 
 
 def resolve_now(now: datetime | None) -> datetime:

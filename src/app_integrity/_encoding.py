@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from .errors import InputError
+from app_integrity.errors import InputError
 
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 

@@ -1,6 +1,6 @@
 """Android: Google Play Integrity verdicts and hardware key attestation."""
 
-from .app import AndroidApp, parse_certificate_digest
+from app_integrity.android.app import AndroidApp, parse_certificate_digest
 
 # --- Play Integrity ---
 

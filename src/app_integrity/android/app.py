@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .._encoding import decode_base64
-from ..errors import ConfigError, InputError
+from app_integrity._encoding import decode_base64
+from app_integrity.errors import ConfigError, InputError
 
 _HEX_DIGEST = re.compile(r"(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{64}")
 
@@ -65,9 +65,7 @@ class AndroidApp:
         if isinstance(certificate_sha256, str | bytes):
             raise ConfigError("config.invalid", "certificate_sha256 must be a list of digests")
         object.__setattr__(self, "package_name", package_name)
-        object.__setattr__(
-            self, "certificate_sha256", tuple(parse_certificate_digest(d) for d in certificate_sha256)
-        )
+        object.__setattr__(self, "certificate_sha256", tuple(parse_certificate_digest(d) for d in certificate_sha256))
         object.__setattr__(self, "min_version_code", min_version_code)
         object.__setattr__(self, "require_licensed", require_licensed)
         object.__setattr__(self, "allow_unrecognized_version", allow_unrecognized_version)

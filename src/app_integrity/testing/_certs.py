@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+CertificateHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ def name(common_name: str, *, organization: str | None = None, state: str | None
     return x509.Name(attributes)
 
 
-def default_hash(issuer_key: SigningKey) -> hashes.HashAlgorithm:
+def default_hash(issuer_key: SigningKey) -> CertificateHash:
     """SHA-384 for P-384 issuers (as Apple's App Attest CAs sign), SHA-256 otherwise."""
     if isinstance(issuer_key, ec.EllipticCurvePrivateKey) and issuer_key.curve.key_size >= 384:
         return hashes.SHA384()
@@ -56,7 +57,7 @@ def issue_certificate(
     extensions: Sequence[Extension] = (),
     serial_number: int | None = None,
     ca: bool | None = None,
-    hash_algorithm: hashes.HashAlgorithm | None = None,
+    hash_algorithm: CertificateHash | None = None,
 ) -> x509.Certificate:
     """Issue one certificate. ``ca=None`` leaves basicConstraints out, as some real device certificates do."""
     builder = (
