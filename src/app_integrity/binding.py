@@ -80,7 +80,7 @@ def _check_body_sha256(body_sha256_b64url: str) -> str:
     return body_sha256_b64url
 
 
-def body_sha256(body: bytes) -> str:
+def body_sha256(body: bytes | bytearray | memoryview) -> str:
     """``b64url(sha256(body))``: the binding's last line (and ``bodySha256`` of ``/v1/verify``)."""
     if not isinstance(body, bytes | bytearray | memoryview):
         raise InputError("input.invalid_argument", f"body must be bytes, not {type(body).__name__}")
@@ -99,7 +99,7 @@ def binding_from_body_sha256(challenge: str, method: str, path_and_query: str, b
     return "\n".join(lines)
 
 
-def build_binding(challenge: str, method: str, path_and_query: str, body: bytes) -> str:
+def build_binding(challenge: str, method: str, path_and_query: str, body: bytes | bytearray | memoryview) -> str:
     """The binding for a request as received: ``body`` after transfer coding, before content coding (none = b"")."""
     return binding_from_body_sha256(challenge, method, path_and_query, body_sha256(body))
 
