@@ -25,7 +25,20 @@ def test_every_raised_code_is_catalogued() -> None:
 
 
 def test_codes_have_family_prefixes() -> None:
-    families = {"input", "apple", "play", "android", "challenge", "key", "session", "storage", "google", "config"}
+    families = {
+        "input",
+        "apple",
+        "play",
+        "android",
+        "challenge",
+        "key",
+        "session",
+        "storage",
+        "google",
+        "config",
+        "header",
+        "policy",
+    }
     for code in errors.CODES:
         family, _, name = code.partition(".")
         assert family in families, code

@@ -15,6 +15,8 @@ Families:
 - ``session.*``    a session token is not valid
 - ``*.unavailable`` a dependency (Apple, Google, storage) did not answer: not a verdict on the proof
 - ``config.*``     the configuration is wrong
+- ``header.*``     the ``App-Integrity`` request header is absent or not a well-formed v1 proof
+- ``policy.*``     reasons a policy adds to a decision (never raised)
 """
 
 from __future__ import annotations
@@ -64,6 +66,24 @@ CODES: dict[str, str] = {
     "storage.unavailable": "The storage backend did not answer.",
     # --- config ---
     "config.invalid": "The configuration is wrong; the message names the key.",
+    # --- header ---
+    "header.missing": "The request carries no App-Integrity header (no proof at all: tier none).",
+    "header.too_large": "The App-Integrity header is larger than 8 KiB.",
+    "header.malformed": "The App-Integrity header is not an RFC 8941 dictionary.",
+    "header.duplicate_member": "A member of the App-Integrity header appears more than once.",
+    "header.unsupported_version": "The App-Integrity header's v is not 1.",
+    "header.missing_member": "A member the App-Integrity header needs for its platform is absent.",
+    "header.unknown_member": "The App-Integrity header has a member v1 does not define for its form.",
+    "header.wrong_type": "A member of the App-Integrity header has the wrong type, size or parameters.",
+    "header.unknown_platform": "The App-Integrity header names a platform other than ios or android.",
+    # --- policy ---
+    "policy.below_allow": "The tier is below the action's allow tier: the request is limited.",
+    "policy.below_limit": "The tier is below the action's limit tier: the request is blocked.",
+    "policy.required_app": "The action requires the app signal (genuine, recognised app), which did not hold.",
+    "policy.required_licensing": "The action requires the licensing signal, which did not hold.",
+    "policy.required_play_protect": "The action requires the play_protect signal, which did not hold.",
+    "policy.required_no_risky_apps": "The action requires the no_risky_apps signal, which did not hold.",
+    "policy.required_min_patch_level": "The action requires the min_patch_level signal, which did not hold.",
 }
 
 
@@ -138,3 +158,9 @@ class ConfigError(AppIntegrityError):
     """The configuration is wrong (``config.*``)."""
 
     family = "config"
+
+
+class HeaderError(VerificationError):
+    """The ``App-Integrity`` header is absent or not a well-formed v1 proof (``header.*``)."""
+
+    family = "header"
