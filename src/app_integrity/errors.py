@@ -62,6 +62,7 @@ CODES: dict[str, str] = {
     "session.invalid": "The session token is not a valid session of this service.",
     "session.expired": "The session token has expired.",
     "session.used": "The single-use session has already been used.",
+    "session.no_signing_key": "No session signing key can sign a session now: the service must rotate its keyring.",
     # --- unavailable ---
     "storage.unavailable": "The storage backend did not answer.",
     # --- config ---
