@@ -65,7 +65,12 @@ Proof = IosProof | AndroidProof | SessionProof
 
 
 class _StrictDictionary(Dictionary):
-    """http-sfv's Dictionary, remembering keys it saw twice (RFC 8941 would silently keep the last)."""
+    """http-sfv's Dictionary, remembering keys it saw twice.
+
+    RFC 8941 §4.2.2: "If dictionary already contains a key this_key (comparing character for character), overwrite
+    its value." A proxy that reads the first and a server that reads the last would judge different proofs, so a
+    duplicate is refused instead.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -139,6 +144,8 @@ def format_header(proof: Proof) -> str:
 
 
 def _bytes_of(value: str | bytes | None) -> bytes:
+    # RFC 8941 §4.2: "When generating input_bytes, parsers MUST combine all field lines in the same section" and
+    # an empty result means the field is absent; the HTTP layer hands us the combined value.
     if value is None:
         raise HeaderError("header.missing", "the request has no App-Integrity header")
     if isinstance(value, str):

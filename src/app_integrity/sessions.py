@@ -199,6 +199,7 @@ class SessionKeyring:
             raise SessionError("session.invalid", "the session expires before it was issued")
         if issued_at > now + MAX_CLOCK_SKEW:
             raise SessionError("session.invalid", "the session was issued in the future")
+        # RFC 7519 §4.1.4: the JWT "MUST NOT be accepted for processing" on or after its exp.
         if now >= expires_at:
             raise SessionError("session.expired", "the session has expired")
         subject = claims.get("sub")
@@ -268,6 +269,9 @@ def _extract(token: str) -> tuple[str, jws.CompactSignature]:
     except (JoseError, ValueError, TypeError, UnicodeEncodeError) as exc:
         raise SessionError("session.invalid", "the session token is not a compact JWS") from exc
     header = obj.headers()
+    # RFC 8725 §3.1: "libraries MUST enable the caller to specify a supported set of algorithms and MUST NOT use
+    # any other algorithms when performing cryptographic operations". One: ES256. "none", HS256 keyed with the
+    # public key, or a key embedded in the header (jwk, jku, x5c) never reach a verifier.
     if header.get("alg") != ALGORITHM:
         raise SessionError("session.invalid", f"the session's alg is not {ALGORITHM}")
     if header.get("typ") != "JWT" or set(header) - _HEADER_MEMBERS:
