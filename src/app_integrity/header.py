@@ -144,8 +144,10 @@ def format_header(proof: Proof) -> str:
 
 
 def _bytes_of(value: str | bytes | None) -> bytes:
-    # RFC 8941 §4.2: "When generating input_bytes, parsers MUST combine all field lines in the same section" and
-    # an empty result means the field is absent; the HTTP layer hands us the combined value.
+    # RFC 8941 §4.2: "parsers MUST combine all field lines in the same section (header or trailer) that
+    # case-insensitively match the field name into one comma-separated field value" (the HTTP layer does, so a
+    # second header line shows up here as duplicate members); §3.2: "an empty Dictionary is represented by
+    # omitting the entire field", so empty means absent.
     if value is None:
         raise HeaderError("header.missing", "the request has no App-Integrity header")
     if isinstance(value, str):
