@@ -228,3 +228,9 @@ def test_arbitrary_text_never_escape_as_other_errors(text: str) -> None:
 def test_ios_round_trip_property(key_id: bytes, challenge: str, assertion: bytes) -> None:
     proof = IosProof(key_id=key_id, challenge=challenge, assertion=assertion)
     assert parse_header(format_header(proof)) == proof
+
+
+def test_two_header_lines_combined_are_refused() -> None:
+    # What an HTTP layer hands over for two App-Integrity lines (RFC 9110 §5.3: joined with ", ").
+    assert _code(IOS + ", " + SESSION) == "header.duplicate_member"
+    assert _code(SESSION + ", " + SESSION) == "header.duplicate_member"
