@@ -38,6 +38,8 @@ def test_codes_have_family_prefixes() -> None:
         "config",
         "header",
         "policy",
+        "admin",
+        "verify",
     }
     for code in errors.CODES:
         family, _, name = code.partition(".")

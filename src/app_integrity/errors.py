@@ -85,6 +85,14 @@ CODES: dict[str, str] = {
     "policy.required_play_protect": "The action requires the play_protect signal, which did not hold.",
     "policy.required_no_risky_apps": "The action requires the no_risky_apps signal, which did not hold.",
     "policy.required_min_patch_level": "The action requires the min_patch_level signal, which did not hold.",
+    # --- service ---
+    "input.header_too_large": "The request's header fields are larger than 32 KiB in all (HTTP 431).",
+    "apple.not_configured": "An iOS proof reached a service with no [apple] app configured.",
+    "play.not_configured": "An Android proof reached a service with no [android] app configured.",
+    "session.not_exchangeable": "A session was presented to POST /v1/sessions: sessions cannot be exchanged.",
+    "admin.disabled": "Admin routes are disabled: no admin token is configured.",
+    "admin.unauthorized": "The admin bearer token is missing or wrong.",
+    "verify.unauthorized": "The /v1/verify bearer token is missing or wrong.",
 }
 
 
@@ -165,3 +173,7 @@ class HeaderError(VerificationError):
     """The ``App-Integrity`` header is absent or not a well-formed v1 proof (``header.*``)."""
 
     family = "header"
+
+
+class AccessError(AppIntegrityError):
+    """The caller may not use this route (``admin.*``, ``verify.*``): a missing or wrong bearer token."""
