@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app_integrity.errors import InputError
@@ -54,3 +54,8 @@ def check_event_filters(filters: Mapping[str, Any], limit: int) -> None:
             raise InputError("input.invalid_argument", f"event filter {name!r} must be {expected.__name__}")
         if isinstance(value, datetime):
             require_aware(value)
+
+
+def utc(value: datetime) -> datetime:
+    """The same instant in UTC: what every backend hands back, whatever zone it was given in."""
+    return value.astimezone(UTC)

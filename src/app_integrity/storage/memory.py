@@ -6,12 +6,13 @@ One asyncio lock makes every operation atomic, with the same outcomes as the SQL
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 from datetime import datetime
 from typing import Any
 
 from app_integrity.errors import InputError, KeyRegistryError
-from app_integrity.storage._checks import check_event_filters, check_limit, require_aware
+from app_integrity.storage._checks import check_event_filters, check_limit, require_aware, utc
 from app_integrity.storage.base import (
     ChallengeRecord,
     CounterUpdate,
@@ -50,7 +51,12 @@ class MemoryStore:
         async with self._lock:
             if record.key_id in self._keys:
                 raise KeyRegistryError("key.already_registered", "a key with this id is already registered")
-            self._keys[record.key_id] = record
+            self._keys[record.key_id] = dataclasses.replace(
+                record,
+                created_at=utc(record.created_at),
+                last_seen_at=None if record.last_seen_at is None else utc(record.last_seen_at),
+                summary=copy.deepcopy(record.summary),
+            )
 
     async def get_key(self, key_id: bytes) -> KeyRecord | None:
         return self._keys.get(key_id)
@@ -78,7 +84,7 @@ class MemoryStore:
             return CounterUpdate.REVOKED
         if not record.counter < new_counter:
             return CounterUpdate.NOT_INCREASING
-        self._keys[key_id] = dataclasses.replace(record, counter=new_counter, last_seen_at=now)
+        self._keys[key_id] = dataclasses.replace(record, counter=new_counter, last_seen_at=utc(now))
         return CounterUpdate.ADVANCED
 
     async def advance_counter(self, key_id: bytes, new_counter: int, now: datetime) -> CounterUpdate:
@@ -117,7 +123,7 @@ class MemoryStore:
         async with self._lock:
             if record.value in self._challenges:
                 raise InputError("input.invalid_argument", "this challenge value was already issued")
-            self._challenges[record.value] = record
+            self._challenges[record.value] = dataclasses.replace(record, expires_at=utc(record.expires_at))
 
     async def consume_challenge(self, value: str) -> ChallengeRecord | None:
         async with self._lock:
@@ -152,7 +158,9 @@ class MemoryStore:
         async with self._lock:
             if record.kid in self._session_keys:
                 raise InputError("input.invalid_argument", "a session key with this kid already exists")
-            self._session_keys[record.kid] = record
+            self._session_keys[record.kid] = dataclasses.replace(
+                record, created_at=utc(record.created_at), retires_at=utc(record.retires_at)
+            )
 
     async def delete_session_keys_retired_before(self, when: datetime) -> int:
         require_aware(when)
@@ -167,7 +175,7 @@ class MemoryStore:
     async def record_event(self, event: EventRecord) -> None:
         require_aware(event.at)
         async with self._lock:
-            self._events.append(event)
+            self._events.append(dataclasses.replace(event, at=utc(event.at)))
 
     async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]:
         check_event_filters(filters, limit)

@@ -90,8 +90,12 @@ _DELETE_SESSION_KEYS = sa.delete(session_keys).where(
 _INSERT_EVENT = sa.insert(events)
 # Single use: the first INSERT wins, later ones conflict and insert nothing.
 _USE_SESSION_ID = {
-    "sqlite": sqlite_insert(used_session_ids).on_conflict_do_nothing(index_elements=["jti"]),
-    "postgresql": postgresql_insert(used_session_ids).on_conflict_do_nothing(index_elements=["jti"]),
+    "sqlite": sqlite_insert(used_session_ids)
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(used_session_ids.c.jti),
+    "postgresql": postgresql_insert(used_session_ids)
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(used_session_ids.c.jti),
 }
 
 
@@ -333,7 +337,10 @@ class SQLStore:
 
     async def consume_session_id(self, jti: str, expires_at: datetime) -> bool:
         require_aware(expires_at)
-        return await self._write(_USE_SESSION_ID[self._dialect], {"jti": jti, "expires_at": expires_at}) == 1
+        async with self._guard(), self._writing(), self._single.connect() as conn:
+            row = (await conn.execute(_USE_SESSION_ID[self._dialect], {"jti": jti, "expires_at": expires_at})).first()
+            await conn.commit()
+        return row is not None
 
     async def purge_expired(self, now: datetime) -> int:
         require_aware(now)
