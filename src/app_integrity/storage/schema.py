@@ -39,6 +39,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
+# Alembic's version table, named so it never collides with an application's own Alembic history.
+VERSION_TABLE = "app_integrity_version"
+
 # Text columns are bounded so PostgreSQL and SQLite agree on what fits; the service caps inputs well below.
 keys = sa.Table(
     "keys",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -233,7 +234,9 @@ class SQLStore:
     # --- lifecycle ---
 
     async def migrate(self) -> None:
-        async with self._guard(), self._writing(), self._tx.connect() as conn:
+        # Alembic keeps the running migration in module globals: one migration at a time in this process.
+        # Other processes wait on the database itself (SQLite's write lock, PostgreSQL's advisory lock).
+        async with _migration_lock(), self._guard(), self._writing(), self._tx.connect() as conn:
             await conn.run_sync(self._upgrade)
             await conn.commit()
 
@@ -412,6 +415,17 @@ def _event_values(record: EventRecord) -> dict[str, Any]:
         "subject": record.subject,
         "request_id": record.request_id,
     }
+
+
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _migration_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _MIGRATION_LOCKS.get(loop)
+    if lock is None:
+        lock = _MIGRATION_LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 async def _why_not_advanced(conn: AsyncConnection, key_id: bytes) -> CounterUpdate:

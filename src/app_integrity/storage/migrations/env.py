@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app_integrity.storage.schema import metadata
-
-VERSION_TABLE = "app_integrity_version"
+from app_integrity.storage.schema import VERSION_TABLE, metadata
 
 
 def _run(connection: Connection) -> None:
