@@ -147,15 +147,14 @@ async def test_sqlite_runs_in_wal_with_busy_timeout(tmp_path: Path) -> None:
     store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
     assert isinstance(store, SQLStore)
     await store.migrate()
+    names = ("journal_mode", "busy_timeout", "synchronous")
     try:
-        async with store._single.connect() as conn:
-            pragmas = {
-                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
-                for name in ("journal_mode", "busy_timeout", "synchronous")
-            }
+        # Both kinds of connection the store holds: the reading one and the writing one.
+        for run in (store._run.read, store._run.write):
+            pragmas = await run(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
+            assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
     finally:
         await store.close()
-    assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
 
 
 # --- migrations ---
@@ -174,13 +173,14 @@ async def test_migrations_build_exactly_the_schema(open_backend: StoreFactory) -
     try:
         await store.migrate()
         await store.migrate()  # idempotent
-        async with store._single.connect() as conn:
-            differences = await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"version_table": VERSION_TABLE}), metadata
-                )
+        differences = await store._run.scan(
+            lambda conn: compare_metadata(
+                MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), metadata
             )
-            version = (await conn.execute(sa.text("SELECT version_num FROM app_integrity_version"))).scalars().all()
+        )
+        version = await store._run.scan(
+            lambda conn: conn.execute(sa.text("SELECT version_num FROM app_integrity_version")).scalars().all()
+        )
     finally:
         await store.close()
     assert differences == []
