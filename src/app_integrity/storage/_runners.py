@@ -119,11 +119,12 @@ class SQLiteRunner(_Translating):
             if self._closed:
                 raise UnavailableError("storage.unavailable", f"{self.label} is closed")
             conn = self._engine.connect()
+            # Each thread has one role. The writer takes the write lock at BEGIN, so waiting happens there and
+            # never when a read lock is upgraded mid-transaction; readers run without BEGIN (autocommit).
+            conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE" if writer else None})
             with self._connections_lock:
                 self._connections.append(conn)
             self._local.connection = conn
-        # Writers take the write lock at BEGIN: waiting happens there, not when a read lock is upgraded.
-        conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE" if writer else None})
         return conn
 
     def _call(self, writer: bool, operation: Operation[T], *args: Any) -> T:
@@ -212,7 +213,8 @@ class PostgresRunner(_Translating):
             "max_overflow": MAX_OVERFLOW,
             "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS},
         }
-        self._auto = create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
+        # Nothing to reset on an autocommit connection going back to the pool.
+        self._auto = create_async_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options)
         self._tx = create_async_engine(url, **options)
 
     async def _call(self, engine: AsyncEngine, operation: Operation[T], *args: Any) -> T:

@@ -93,19 +93,21 @@ _USE_SESSION_ID = {
 
 
 def _key_from_row(row: Any) -> KeyRecord:
+    # Positional: the columns of `keys`, in table order (cheaper than attribute lookups on the hot path).
+    key_id, kind, public_key, environment, counter, receipt, subject, status, created, seen, tier, summary = row
     return KeyRecord(
-        key_id=bytes(row.key_id),
-        kind=KeyKind(row.kind),
-        public_key=bytes(row.public_key),
-        created_at=row.created_at,
-        environment=row.environment,
-        counter=int(row.counter),
-        receipt=None if row.receipt is None else bytes(row.receipt),
-        subject=row.subject,
-        status=KeyStatus(row.status),
-        last_seen_at=row.last_seen_at,
-        tier=row.tier,
-        summary=dict(row.summary or {}),
+        key_id=bytes(key_id),
+        kind=KeyKind(kind),
+        public_key=bytes(public_key),
+        created_at=created,
+        environment=environment,
+        counter=int(counter),
+        receipt=None if receipt is None else bytes(receipt),
+        subject=subject,
+        status=KeyStatus(status),
+        last_seen_at=seen,
+        tier=tier,
+        summary=dict(summary or {}),
     )
 
 
