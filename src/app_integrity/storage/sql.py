@@ -81,6 +81,25 @@ _DELETE_SESSION_KEYS = sa.delete(session_keys).where(
     session_keys.c.retires_at < sa.bindparam("b_when", type_=UTCDateTime())
 )
 _INSERT_EVENT = sa.insert(events)
+_CONSUME_AND_ADVANCE_PG = (
+    sa.text(
+        "SELECT o_found, o_expires_at, o_subject, o_purpose, o_outcome"
+        " FROM app_integrity_consume_and_advance(:b_value, :b_key_id, :b_counter, :b_now)"
+    )
+    .bindparams(
+        sa.bindparam("b_value", type_=sa.String()),
+        sa.bindparam("b_key_id", type_=sa.LargeBinary()),
+        sa.bindparam("b_counter", type_=sa.BigInteger()),
+        sa.bindparam("b_now", type_=UTCDateTime()),
+    )
+    .columns(
+        sa.column("o_found", sa.Boolean()),
+        sa.column("o_expires_at", UTCDateTime()),
+        sa.column("o_subject", sa.String()),
+        sa.column("o_purpose", sa.String()),
+        sa.column("o_outcome", sa.String()),
+    )
+)
 # Single use: the first INSERT wins, later ones conflict and insert nothing.
 _USE_SESSION_ID = {
     "sqlite": sqlite_insert(used_session_ids)
@@ -216,6 +235,9 @@ class SQLStore:
         self, value: str, key_id: bytes, new_counter: int, now: datetime
     ) -> tuple[ChallengeRecord | None, CounterUpdate]:
         require_aware(now)
+        if self._dialect == "postgresql":
+            # One statement calling the migration's server-side function: one round trip (see v0002).
+            return await self._run.write(_consume_and_advance_pg, value, key_id, new_counter, now)
         return await self._run.transaction(_consume_and_advance, value, key_id, new_counter, now)
 
     async def latest_android_key(self, subject: str) -> KeyRecord | None:
@@ -356,6 +378,16 @@ def _consume_and_advance(
     outcome = _why_not_advanced(conn, key_id)
     conn.rollback()  # the counter lost: the challenge comes back, so neither step happened
     return record, outcome
+
+
+def _consume_and_advance_pg(
+    conn: Connection, value: str, key_id: bytes, new_counter: int, now: datetime
+) -> tuple[ChallengeRecord | None, CounterUpdate]:
+    params = {"b_value": value, "b_key_id": key_id, "b_counter": new_counter, "b_now": now}
+    found, expires_at, subject, purpose, outcome = conn.execute(_CONSUME_AND_ADVANCE_PG, params).one()
+    conn.commit()
+    record = ChallengeRecord(value=value, expires_at=expires_at, subject=subject, purpose=purpose) if found else None
+    return record, CounterUpdate(outcome)
 
 
 def _why_not_advanced(conn: Connection, key_id: bytes) -> CounterUpdate:
