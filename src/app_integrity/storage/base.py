@@ -86,6 +86,9 @@ class CounterUpdate(StrEnum):
     NOT_INCREASING = "not_increasing"  # another request advanced it first, or a replay
     UNKNOWN_KEY = "unknown_key"
     REVOKED = "revoked"
+    # consume_challenge_and_advance_counter only: the challenge was unknown, already used or expired, so the
+    # counter was not touched.
+    SKIPPED = "skipped"
 
 
 class ChallengeStore(Protocol):
@@ -105,7 +108,14 @@ class ChallengeStore(Protocol):
         """Mark a single-use session id used; ``True`` only for the first caller. Remembered until expiry."""
         ...
 
-    async def purge_expired(self, now: datetime) -> int: ...
+    async def purge_expired(self, now: datetime) -> int:
+        """Forget challenges and session ids that expired before ``now``; returns how many (Redis: 0, it expires
+        them itself)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise ``storage.unavailable`` if the backend cannot answer."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -115,10 +125,6 @@ class Store(ChallengeStore, Protocol):
 
     async def migrate(self) -> None:
         """Bring the schema to the latest version (Alembic)."""
-        ...
-
-    async def ping(self) -> None:
-        """Raise ``storage.unavailable`` if the backend cannot answer."""
         ...
 
     async def insert_key(self, record: KeyRecord) -> None:
@@ -140,7 +146,17 @@ class Store(ChallengeStore, Protocol):
     async def consume_challenge_and_advance_counter(
         self, value: str, key_id: bytes, new_counter: int, now: datetime
     ) -> tuple[ChallengeRecord | None, CounterUpdate]:
-        """Both single-use steps in one transaction: if either loses, neither happens."""
+        """Both single-use steps in one transaction: if either loses, neither happens.
+
+        - challenge unknown or already used: ``(None, SKIPPED)``, nothing changes;
+        - challenge expired (``expires_at <= now``): ``(record, SKIPPED)``; the challenge is removed (it cannot be
+          retried), the counter is not touched;
+        - counter not advanced: ``(record, NOT_INCREASING | UNKNOWN_KEY | REVOKED)``; the challenge stays unused;
+        - otherwise ``(record, ADVANCED)``: the challenge is consumed and the counter advanced.
+
+        With Redis holding the challenges the two steps cannot share a transaction: the challenge is consumed first
+        and stays consumed when the counter then loses (the request is blocked either way).
+        """
         ...
 
     async def latest_android_key(self, subject: str) -> KeyRecord | None:

@@ -1,0 +1,426 @@
+"""The SQL backend (SQLAlchemy Core): SQLite (the default) and PostgreSQL.
+
+Every operation is one statement, hence one round trip, except the combined challenge + counter step, which is
+one transaction. How each operation reaches the database (threads, async driver) is ``_runners``' business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, Connection
+
+from app_integrity.errors import InputError, KeyRegistryError
+from app_integrity.storage._checks import check_event_filters, check_limit, require_aware
+from app_integrity.storage._runners import PostgresRunner, Runner, SQLiteRunner
+from app_integrity.storage.base import (
+    ChallengeRecord,
+    CounterUpdate,
+    EventRecord,
+    KeyKind,
+    KeyRecord,
+    KeyStatus,
+    SessionKeyRecord,
+)
+from app_integrity.storage.schema import UTCDateTime, challenges, events, keys, session_keys, used_session_ids
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Serialises concurrent `migrate()` calls from several processes on one PostgreSQL database.
+_MIGRATION_LOCK_ID = 0x41495F4D4947  # "AI_MIG"
+# Alembic keeps the running migration in module globals: one migration at a time in this process.
+_MIGRATION_THREAD_LOCK = threading.Lock()
+
+# Statements are built once: SQLAlchemy caches their compiled form, psycopg prepares them after a few uses.
+_GET_KEY = sa.select(keys).where(keys.c.key_id == sa.bindparam("b_key_id"))
+_INSERT_KEY = sa.insert(keys)
+_KEY_STATE = sa.select(keys.c.status).where(keys.c.key_id == sa.bindparam("b_key_id"))
+_ADVANCE = (
+    sa.update(keys)
+    .where(
+        keys.c.key_id == sa.bindparam("b_key_id"),
+        keys.c.counter < sa.bindparam("b_counter", type_=sa.BigInteger()),
+        keys.c.status == KeyStatus.ACTIVE.value,
+    )
+    .values(counter=sa.bindparam("b_counter"), last_seen_at=sa.bindparam("b_now", type_=UTCDateTime()))
+)
+# Revoking keeps the record (the admin list shows it) and stops every later counter update.
+_REVOKE = sa.update(keys).where(keys.c.key_id == sa.bindparam("b_key_id")).values(status=KeyStatus.REVOKED.value)
+_LATEST_ANDROID = (
+    sa.select(keys)
+    .where(
+        keys.c.subject == sa.bindparam("b_subject"),
+        keys.c.kind == KeyKind.ANDROID.value,
+        keys.c.status == KeyStatus.ACTIVE.value,
+    )
+    .order_by(keys.c.created_at.desc(), keys.c.key_id.desc())
+    .limit(1)
+)
+_PUT_CHALLENGE = sa.insert(challenges)
+_CONSUME_CHALLENGE = (
+    sa.delete(challenges)
+    .where(challenges.c.value == sa.bindparam("b_value"))
+    .returning(challenges.c.expires_at, challenges.c.subject, challenges.c.purpose)
+)
+_PURGE_CHALLENGES = sa.delete(challenges).where(challenges.c.expires_at < sa.bindparam("b_now", type_=UTCDateTime()))
+_PURGE_SESSION_IDS = sa.delete(used_session_ids).where(
+    used_session_ids.c.expires_at < sa.bindparam("b_now", type_=UTCDateTime())
+)
+_SESSION_KEYS = sa.select(session_keys).order_by(session_keys.c.created_at, session_keys.c.kid)
+_INSERT_SESSION_KEY = sa.insert(session_keys)
+_DELETE_SESSION_KEYS = sa.delete(session_keys).where(
+    session_keys.c.retires_at < sa.bindparam("b_when", type_=UTCDateTime())
+)
+_INSERT_EVENT = sa.insert(events)
+_CONSUME_AND_ADVANCE_PG = (
+    sa.text(
+        "SELECT o_found, o_expires_at, o_subject, o_purpose, o_outcome"
+        " FROM app_integrity_consume_and_advance(:b_value, :b_key_id, :b_counter, :b_now)"
+    )
+    .bindparams(
+        sa.bindparam("b_value", type_=sa.String()),
+        sa.bindparam("b_key_id", type_=sa.LargeBinary()),
+        sa.bindparam("b_counter", type_=sa.BigInteger()),
+        sa.bindparam("b_now", type_=UTCDateTime()),
+    )
+    .columns(
+        sa.column("o_found", sa.Boolean()),
+        sa.column("o_expires_at", UTCDateTime()),
+        sa.column("o_subject", sa.String()),
+        sa.column("o_purpose", sa.String()),
+        sa.column("o_outcome", sa.String()),
+    )
+)
+# Single use: the first INSERT wins, later ones conflict and insert nothing.
+_USE_SESSION_ID = {
+    "sqlite": sqlite_insert(used_session_ids)
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(used_session_ids.c.jti),
+    "postgresql": postgresql_insert(used_session_ids)
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(used_session_ids.c.jti),
+}
+
+
+def _key_from_row(row: Any) -> KeyRecord:
+    # Positional: the columns of `keys`, in table order (cheaper than attribute lookups on the hot path).
+    key_id, kind, public_key, environment, counter, receipt, subject, status, created, seen, tier, summary = row
+    return KeyRecord(
+        key_id=bytes(key_id),
+        kind=KeyKind(kind),
+        public_key=bytes(public_key),
+        created_at=created,
+        environment=environment,
+        counter=int(counter),
+        receipt=None if receipt is None else bytes(receipt),
+        subject=subject,
+        status=KeyStatus(status),
+        last_seen_at=seen,
+        tier=tier,
+        summary=dict(summary or {}),
+    )
+
+
+def _key_values(record: KeyRecord) -> dict[str, Any]:
+    return {
+        "key_id": record.key_id,
+        "kind": record.kind.value,
+        "public_key": record.public_key,
+        "environment": record.environment,
+        "counter": record.counter,
+        "receipt": record.receipt,
+        "subject": record.subject,
+        "status": record.status.value,
+        "created_at": record.created_at,
+        "last_seen_at": record.last_seen_at,
+        "tier": record.tier,
+        "summary": record.summary,
+    }
+
+
+def _event_from_row(row: Any) -> EventRecord:
+    return EventRecord(
+        at=row.at,
+        action=row.action,
+        platform=row.platform,
+        outcome=row.outcome,
+        tier=row.tier,
+        reasons=tuple(row.reasons or ()),
+        enforced=bool(row.enforced),
+        latency_ms=float(row.latency_ms),
+        key_id=None if row.key_id is None else bytes(row.key_id),
+        subject=row.subject,
+        request_id=row.request_id,
+    )
+
+
+class SQLStore:
+    """The whole ``Store`` on one SQL database. Build it with ``open_store``."""
+
+    def __init__(self, url: URL) -> None:
+        self._dialect = url.get_backend_name()
+        self._run: Runner = SQLiteRunner(url) if self._dialect == "sqlite" else PostgresRunner(url)
+
+    @property
+    def dialect(self) -> str:
+        return self._dialect
+
+    # --- lifecycle ---
+
+    async def migrate(self) -> None:
+        try:
+            await asyncio.to_thread(self._migrate_sync)
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError) as error:
+            raise self._run.unavailable(error) from None
+
+    def _migrate_sync(self) -> None:
+        engine = self._run.sync_engine()
+        try:
+            with _MIGRATION_THREAD_LOCK, engine.connect() as connection:
+                if self._dialect == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")  # other processes wait for the write lock
+                else:
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+        finally:
+            engine.dispose()
+
+    async def ping(self) -> None:
+        await self._run.read(_ping)
+
+    async def close(self) -> None:
+        await self._run.close()
+
+    # --- keys ---
+
+    async def insert_key(self, record: KeyRecord) -> None:
+        require_aware(record.created_at, record.last_seen_at)
+        if not await self._run.write(_insert_unique, _INSERT_KEY, _key_values(record)):
+            raise KeyRegistryError("key.already_registered", "a key with this id is already registered")
+
+    async def get_key(self, key_id: bytes) -> KeyRecord | None:
+        row = await self._run.read(_first, _GET_KEY, {"b_key_id": key_id})
+        return None if row is None else _key_from_row(row)
+
+    async def list_keys(self, *, subject: str | None = None, limit: int = 1000) -> list[KeyRecord]:
+        check_limit(limit)
+        query = sa.select(keys).order_by(keys.c.created_at, keys.c.key_id).limit(limit)
+        if subject is not None:
+            query = query.where(keys.c.subject == subject)
+        return [_key_from_row(row) for row in await self._run.scan(_all, query, None)]
+
+    async def revoke_key(self, key_id: bytes, now: datetime) -> bool:
+        # `now` is part of the interface for backends that timestamp revocations; this schema has no column for it.
+        require_aware(now)
+        return await self._run.write(_count, _REVOKE, {"b_key_id": key_id}) == 1
+
+    async def advance_counter(self, key_id: bytes, new_counter: int, now: datetime) -> CounterUpdate:
+        require_aware(now)
+        return await self._run.write(_advance, key_id, new_counter, now)
+
+    async def consume_challenge_and_advance_counter(
+        self, value: str, key_id: bytes, new_counter: int, now: datetime
+    ) -> tuple[ChallengeRecord | None, CounterUpdate]:
+        require_aware(now)
+        if self._dialect == "postgresql":
+            # One statement calling the migration's server-side function: one round trip (see v0002).
+            return await self._run.write(_consume_and_advance_pg, value, key_id, new_counter, now)
+        return await self._run.transaction(_consume_and_advance, value, key_id, new_counter, now)
+
+    async def latest_android_key(self, subject: str) -> KeyRecord | None:
+        row = await self._run.read(_first, _LATEST_ANDROID, {"b_subject": subject})
+        return None if row is None else _key_from_row(row)
+
+    # --- challenges and single-use session ids ---
+
+    async def put_challenge(self, record: ChallengeRecord) -> None:
+        require_aware(record.expires_at)
+        values = {
+            "value": record.value,
+            "expires_at": record.expires_at,
+            "subject": record.subject,
+            "purpose": record.purpose,
+        }
+        if not await self._run.write(_insert_unique, _PUT_CHALLENGE, values):
+            raise InputError("input.invalid_argument", "this challenge value was already issued")
+
+    async def consume_challenge(self, value: str) -> ChallengeRecord | None:
+        row = await self._run.write(_first_committed, _CONSUME_CHALLENGE, {"b_value": value})
+        return None if row is None else _challenge_from_row(value, row)
+
+    async def consume_session_id(self, jti: str, expires_at: datetime) -> bool:
+        require_aware(expires_at)
+        params = {"jti": jti, "expires_at": expires_at}
+        return await self._run.write(_first_committed, _USE_SESSION_ID[self._dialect], params) is not None
+
+    async def purge_expired(self, now: datetime) -> int:
+        require_aware(now)
+        return await self._run.transaction(_purge, now)
+
+    # --- session signing keys ---
+
+    async def session_keys(self) -> list[SessionKeyRecord]:
+        return [
+            SessionKeyRecord(
+                kid=row.kid, private_jwk=row.private_jwk, created_at=row.created_at, retires_at=row.retires_at
+            )
+            for row in await self._run.scan(_all, _SESSION_KEYS, None)
+        ]
+
+    async def add_session_key(self, record: SessionKeyRecord) -> None:
+        require_aware(record.created_at, record.retires_at)
+        values = {
+            "kid": record.kid,
+            "private_jwk": record.private_jwk,
+            "created_at": record.created_at,
+            "retires_at": record.retires_at,
+        }
+        if not await self._run.write(_insert_unique, _INSERT_SESSION_KEY, values):
+            raise InputError("input.invalid_argument", "a session key with this kid already exists")
+
+    async def delete_session_keys_retired_before(self, when: datetime) -> int:
+        require_aware(when)
+        return await self._run.write(_count, _DELETE_SESSION_KEYS, {"b_when": when})
+
+    # --- events ---
+
+    async def record_event(self, event: EventRecord) -> None:
+        require_aware(event.at)
+        await self._run.write(_count, _INSERT_EVENT, _event_values(event))
+
+    async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]:
+        check_event_filters(filters, limit)
+        query = sa.select(events).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
+        for name, value in filters.items():
+            if name == "since":
+                query = query.where(events.c.at >= value)
+            elif name == "until":
+                query = query.where(events.c.at < value)
+            elif value is None:
+                query = query.where(events.c[name].is_(None))
+            else:
+                query = query.where(events.c[name] == value)
+        return [_event_from_row(row) for row in await self._run.scan(_all, query, None)]
+
+
+# --- operations: plain functions of a connection, run by the runner (see _runners) ---
+
+
+def _ping(conn: Connection) -> None:
+    conn.execute(sa.select(sa.literal(1))).all()
+
+
+def _first(conn: Connection, statement: sa.Executable, params: dict[str, Any]) -> Any:
+    return conn.execute(statement, params).first()
+
+
+def _all(conn: Connection, statement: sa.Executable, params: dict[str, Any] | None) -> list[Any]:
+    return list(conn.execute(statement, params).all())
+
+
+def _first_committed(conn: Connection, statement: sa.Executable, params: dict[str, Any]) -> Any:
+    row = conn.execute(statement, params).first()
+    conn.commit()
+    return row
+
+
+def _count(conn: Connection, statement: sa.Executable, params: dict[str, Any]) -> int:
+    count = conn.execute(statement, params).rowcount
+    conn.commit()
+    return count
+
+
+def _insert_unique(conn: Connection, statement: sa.Executable, params: dict[str, Any]) -> bool:
+    """``False`` when the primary key already exists."""
+    try:
+        conn.execute(statement, params)
+    except sa_exc.IntegrityError:
+        conn.rollback()
+        return False
+    conn.commit()
+    return True
+
+
+def _advance(conn: Connection, key_id: bytes, new_counter: int, now: datetime) -> CounterUpdate:
+    if conn.execute(_ADVANCE, {"b_key_id": key_id, "b_counter": new_counter, "b_now": now}).rowcount == 1:
+        conn.commit()
+        return CounterUpdate.ADVANCED
+    return _why_not_advanced(conn, key_id)
+
+
+def _consume_and_advance(
+    conn: Connection, value: str, key_id: bytes, new_counter: int, now: datetime
+) -> tuple[ChallengeRecord | None, CounterUpdate]:
+    row = conn.execute(_CONSUME_CHALLENGE, {"b_value": value}).first()
+    if row is None:
+        conn.rollback()
+        return None, CounterUpdate.SKIPPED
+    record = _challenge_from_row(value, row)
+    if record.expires_at <= now:
+        conn.commit()  # the expired challenge goes (it cannot be retried); the counter stays
+        return record, CounterUpdate.SKIPPED
+    if conn.execute(_ADVANCE, {"b_key_id": key_id, "b_counter": new_counter, "b_now": now}).rowcount == 1:
+        conn.commit()
+        return record, CounterUpdate.ADVANCED
+    outcome = _why_not_advanced(conn, key_id)
+    conn.rollback()  # the counter lost: the challenge comes back, so neither step happened
+    return record, outcome
+
+
+def _consume_and_advance_pg(
+    conn: Connection, value: str, key_id: bytes, new_counter: int, now: datetime
+) -> tuple[ChallengeRecord | None, CounterUpdate]:
+    params = {"b_value": value, "b_key_id": key_id, "b_counter": new_counter, "b_now": now}
+    found, expires_at, subject, purpose, outcome = conn.execute(_CONSUME_AND_ADVANCE_PG, params).one()
+    conn.commit()
+    record = ChallengeRecord(value=value, expires_at=expires_at, subject=subject, purpose=purpose) if found else None
+    return record, CounterUpdate(outcome)
+
+
+def _why_not_advanced(conn: Connection, key_id: bytes) -> CounterUpdate:
+    status = conn.execute(_KEY_STATE, {"b_key_id": key_id}).scalar_one_or_none()
+    if status is None:
+        return CounterUpdate.UNKNOWN_KEY
+    if status == KeyStatus.REVOKED.value:
+        return CounterUpdate.REVOKED
+    return CounterUpdate.NOT_INCREASING
+
+
+def _purge(conn: Connection, now: datetime) -> int:
+    purged = conn.execute(_PURGE_CHALLENGES, {"b_now": now}).rowcount
+    purged += conn.execute(_PURGE_SESSION_IDS, {"b_now": now}).rowcount
+    conn.commit()
+    return purged
+
+
+def _challenge_from_row(value: str, row: Any) -> ChallengeRecord:
+    return ChallengeRecord(value=value, expires_at=row.expires_at, subject=row.subject, purpose=row.purpose)
+
+
+def _event_values(record: EventRecord) -> dict[str, Any]:
+    return {
+        "at": record.at,
+        "action": record.action,
+        "platform": record.platform,
+        "outcome": record.outcome,
+        "tier": record.tier,
+        "reasons": list(record.reasons),
+        "enforced": record.enforced,
+        "latency_ms": record.latency_ms,
+        "key_id": record.key_id,
+        "subject": record.subject,
+        "request_id": record.request_id,
+    }

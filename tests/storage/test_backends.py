@@ -1,0 +1,250 @@
+"""What is particular to each backend: URLs, SQLite settings, migrations, and answering when a server is down."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from tests.storage.conftest import SQL_BACKENDS, StoreFactory
+
+from app_integrity.errors import ConfigError, UnavailableError
+from app_integrity.storage import open_store
+from app_integrity.storage.base import ChallengeRecord, EventRecord
+from app_integrity.storage.memory import MemoryStore
+from app_integrity.storage.redis import RedisChallengeStore, decode_challenge, encode_challenge
+from app_integrity.storage.schema import VERSION_TABLE, metadata
+from app_integrity.storage.split import SplitStore
+from app_integrity.storage.sql import MIGRATIONS, SQLStore
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+# --- URLs ---
+
+
+async def test_sqlite_relative_path_is_under_base_dir(tmp_path: Path) -> None:
+    store = open_store("sqlite:///data/integrity.db", base_dir=tmp_path)
+    assert isinstance(store, SQLStore)
+    await store.migrate()
+    await store.close()
+    assert (tmp_path / "data" / "integrity.db").is_file()
+
+
+async def test_sqlite_absolute_path(tmp_path: Path) -> None:
+    target = tmp_path / "abs.db"
+    store = open_store(f"sqlite:///{target}", base_dir=tmp_path / "elsewhere")
+    await store.migrate()
+    await store.close()
+    assert target.is_file()
+
+
+def test_postgres_urls_map_to_psycopg() -> None:
+    for url in ("postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"):
+        store = open_store(url)
+        assert isinstance(store, SQLStore)
+        assert store.dialect == "postgresql"
+
+
+def test_memory_url() -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+
+
+def test_redis_url_splits_the_store(tmp_path: Path) -> None:
+    store = open_store("sqlite:///x.db", base_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    assert isinstance(store, SplitStore)
+    assert isinstance(store.main, SQLStore)
+    assert isinstance(store.challenges, RedisChallengeStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "redis_url"),
+    [
+        ("mysql://user:hunter2@host/db", None),
+        ("postgresql+asyncpg://user:hunter2@host/db", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite://", None),
+        ("not a url hunter2", None),
+        ("sqlite:///x.db", "http://user:hunter2@host/0"),
+    ],
+)
+def test_unsupported_urls_are_config_errors(tmp_path: Path, url: str, redis_url: str | None) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_store(url, redis_url=redis_url, base_dir=tmp_path)
+    assert caught.value.code == "config.invalid"
+    assert "hunter2" not in str(caught.value)
+
+
+# --- storage down ---
+
+
+async def test_postgresql_down_is_unavailable_without_the_password() -> None:
+    store = open_store("postgresql://admin:hunter2@127.0.0.1:1/test")
+    try:
+        for call in (store.get_key(b"k" * 32), store.ping(), store.migrate()):
+            with pytest.raises(UnavailableError) as caught:
+                await call
+            assert caught.value.code == "storage.unavailable"
+            assert "hunter2" not in str(caught.value)
+            assert "127.0.0.1:1" in str(caught.value)
+    finally:
+        await store.close()
+
+
+async def test_redis_down_is_unavailable_without_the_password(tmp_path: Path) -> None:
+    store = open_store("sqlite:///x.db", base_dir=tmp_path, redis_url="redis://:hunter2@127.0.0.1:1/0")
+    await store.migrate()
+    record = ChallengeRecord(value="c", expires_at=NOW)
+    try:
+        for call in (
+            store.put_challenge(record),
+            store.consume_challenge("c"),
+            store.consume_challenge_and_advance_counter("c", b"k" * 32, 1, NOW),
+            store.consume_session_id("j", NOW),
+            store.ping(),
+        ):
+            with pytest.raises(UnavailableError) as caught:
+                await call
+            assert caught.value.code == "storage.unavailable"
+            assert "hunter2" not in str(caught.value)
+    finally:
+        await store.close()
+
+
+async def test_sqlite_not_migrated_is_unavailable(tmp_path: Path) -> None:
+    store = open_store("sqlite:///fresh.db", base_dir=tmp_path)
+    try:
+        with pytest.raises(UnavailableError) as caught:
+            await store.get_key(b"k" * 32)
+        assert caught.value.code == "storage.unavailable"
+    finally:
+        await store.close()
+
+
+async def test_sqlite_unwritable_location_is_unavailable(tmp_path: Path) -> None:
+    folder = tmp_path / "db.d"
+    folder.mkdir()
+    store = open_store("sqlite:///db.d", base_dir=tmp_path)  # a directory, not a database file
+    try:
+        with pytest.raises(UnavailableError) as caught:
+            await store.migrate()
+        assert caught.value.code == "storage.unavailable"
+    finally:
+        await store.close()
+
+
+# --- SQLite settings ---
+
+
+async def test_sqlite_runs_in_wal_with_busy_timeout(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    assert isinstance(store, SQLStore)
+    await store.migrate()
+    names = ("journal_mode", "busy_timeout", "synchronous")
+    try:
+        # Both kinds of connection the store holds: the reading one and the writing one.
+        for run in (store._run.read, store._run.write):
+            pragmas = await run(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
+            assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
+    finally:
+        await store.close()
+
+
+# --- migrations ---
+
+
+def test_migrations_form_one_line() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
+async def test_migrations_build_exactly_the_schema(open_backend: StoreFactory) -> None:
+    store = open_backend()
+    assert isinstance(store, SQLStore)
+    try:
+        await store.migrate()
+        await store.migrate()  # idempotent
+        differences = await store._run.scan(
+            lambda conn: compare_metadata(
+                MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), metadata
+            )
+        )
+        version = await store._run.scan(
+            lambda conn: conn.execute(sa.text("SELECT version_num FROM app_integrity_version")).scalars().all()
+        )
+    finally:
+        await store.close()
+    assert differences == []
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert version == [ScriptDirectory.from_config(config).get_current_head()]
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
+async def test_two_processes_migrating_at_once(open_backend: StoreFactory) -> None:
+    import asyncio
+
+    first, second = open_backend(), open_backend()
+    try:
+        await asyncio.gather(first.migrate(), second.migrate())
+        await first.record_event(
+            EventRecord(
+                at=NOW,
+                action="a",
+                platform=None,
+                outcome="block",
+                tier="none",
+                reasons=(),
+                enforced=False,
+                latency_ms=0.0,
+            )
+        )
+        assert len(await second.list_events()) == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
+# --- Redis encoding ---
+
+
+def test_challenge_encoding_round_trips() -> None:
+    record = ChallengeRecord(
+        value="v", expires_at=NOW + timedelta(microseconds=123456), subject="user-é", purpose="register"
+    )
+    assert decode_challenge("v", encode_challenge(record)) == record
+    bare = ChallengeRecord(value="w", expires_at=NOW)
+    assert encode_challenge(bare) == b'{"e":%d}' % ((NOW - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
+    assert decode_challenge("w", encode_challenge(bare)) == bare
+
+
+@pytest.mark.parametrize("raw", [b"", b"[]", b'{"s":"x"}', b'{"e":"soon"}', b'{"e":1,"s":3}', b"\xff"])
+def test_unreadable_challenge_record_is_unavailable(raw: bytes) -> None:
+    with pytest.raises(UnavailableError) as caught:
+        decode_challenge("v", raw)
+    assert caught.value.code == "storage.unavailable"
+
+
+def test_sqlite_file_is_a_real_sqlite_database(tmp_path: Path) -> None:
+    # The default store is an ordinary SQLite file: operators can inspect it with the sqlite3 shell.
+    import asyncio
+
+    async def build() -> None:
+        store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+        await store.migrate()
+        await store.close()
+
+    asyncio.run(build())
+    with sqlite3.connect(tmp_path / "integrity.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"keys", "challenges", "used_session_ids", "session_keys", "events", "app_integrity_version"} <= tables
+    assert os.path.getsize(tmp_path / "integrity.db") > 0
