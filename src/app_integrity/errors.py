@@ -67,9 +67,11 @@ CODES: dict[str, str] = {
     "android.software_security_level": "Posture: the attestation security level is Software.",
     "android.security_level_too_low": "Posture: the attestation security level is below the policy's minimum.",
     "android.origin_not_generated": "Posture: the key was not generated in the secure hardware.",
-    "android.boot_state_unverified": "Posture: verified boot state is not Verified (or SelfSigned with an allowed key).",
+    "android.boot_state_unverified": "Posture: verified boot state is not Verified (nor SelfSigned with an allowed "
+    "key).",
     "android.bootloader_unlocked": "Posture: the bootloader is unlocked.",
-    "android.boot_key_not_allowed": "Posture: a SelfSigned boot with a verifiedBootKey outside the policy's allow-list.",
+    "android.boot_key_not_allowed": "Posture: a SelfSigned boot with a verifiedBootKey outside the policy's "
+    "allow-list.",
     "android.patch_level_too_old": "Posture: the OS patch level is below the policy's minimum.",
     "android.key_description_anomalous": "Posture: the KeyDescription deviates from DER or tag order and the policy "
     "does not allow anomalies.",

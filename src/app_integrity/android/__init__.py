@@ -3,7 +3,6 @@
 from app_integrity.android.app import AndroidApp, parse_certificate_digest
 
 # --- Play Integrity ---
-
 # --- key attestation ---
 from app_integrity.android.keyattestation import (
     AsyncRevocationListFetcher,
@@ -19,7 +18,6 @@ from app_integrity.android.keyattestation import (
 
 __all__ = [
     "AndroidApp",
-    "parse_certificate_digest",
     # --- Play Integrity ---
     # --- key attestation ---
     "AsyncRevocationListFetcher",
@@ -30,5 +28,6 @@ __all__ = [
     "RevocationListFetcher",
     "SecurityLevel",
     "VerifiedBootState",
+    "parse_certificate_digest",
     "verify_key_attestation",
 ]

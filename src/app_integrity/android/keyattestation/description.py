@@ -282,9 +282,7 @@ class KeyDescription:
     @property
     def attestation_application_id(self) -> AttestationApplicationId | None:
         """Keystore puts it in softwareEnforced; some KeyMint implementations in hardwareEnforced."""
-        return (
-            self.software_enforced.attestation_application_id or self.hardware_enforced.attestation_application_id
-        )
+        return self.software_enforced.attestation_application_id or self.hardware_enforced.attestation_application_id
 
     @property
     def os_patch_level(self) -> int | None:

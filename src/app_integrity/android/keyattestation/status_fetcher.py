@@ -96,9 +96,7 @@ class StatusListCache:
         with self._lock:
             fresh_until = now + self._lifetime(headers)
             if status_code == 304 and self._copy is not None:
-                self._copy = _Copy(
-                    self._copy.revocations, now, fresh_until, self._copy.etag, self._copy.last_modified
-                )
+                self._copy = _Copy(self._copy.revocations, now, fresh_until, self._copy.etag, self._copy.last_modified)
             elif status_code == 200:
                 revocations = RevocationList.from_json(body)
                 self._copy = _Copy(revocations, now, fresh_until, headers.get("etag"), headers.get("last-modified"))

@@ -272,7 +272,9 @@ def _posture(description: KeyDescription, policy: KeyAttestationPolicy) -> tuple
     return tier, tuple(failed)
 
 
-_BOOT_CODES = frozenset({"android.boot_state_unverified", "android.bootloader_unlocked", "android.boot_key_not_allowed"})
+_BOOT_CODES = frozenset(
+    {"android.boot_state_unverified", "android.bootloader_unlocked", "android.boot_key_not_allowed"}
+)
 
 
 def _provisioning_info(certificates: list[ChainCertificate]) -> ProvisioningInfo | None:
