@@ -29,6 +29,7 @@ from app_integrity.android.keyattestation.chain import PROVISIONING_INFO_OID
 from app_integrity.android.keyattestation.description import (
     KEY_DESCRIPTION_OID,
     AttestationApplicationIdAsn1,
+    AuthorizationListAsn1,
     KeyDescriptionAsn1,
     KeyOrigin,
     KeyPurpose,
@@ -94,6 +95,11 @@ def _ca(subject: x509.Name, issuer: _Issuer | None, key: SigningKey, start: date
     return _Issuer(certificate, key)
 
 
+def _authorization_list(values: dict[str, Any]) -> Any:
+    # asn1crypto treats a SEQUENCE with no field set as absent; an empty AuthorizationList is still present.
+    return AuthorizationListAsn1(values) if values else AuthorizationListAsn1.load(b"\x30\x00")
+
+
 def encode_key_description(
     *,
     challenge: bytes,
@@ -113,8 +119,8 @@ def encode_key_description(
                 "keymint_security_level": int(security_level),
                 "attestation_challenge": challenge,
                 "unique_id": unique_id,
-                "software_enforced": software,
-                "hardware_enforced": hardware,
+                "software_enforced": _authorization_list(software),
+                "hardware_enforced": _authorization_list(hardware),
             }
         ).dump()
     )
