@@ -202,6 +202,7 @@ def test_forged_extra_certificate_carrying_a_key_description(keystore: EmulatedK
 
 def test_leaf_without_key_description(keystore: EmulatedKeyStore) -> None:
     root_key = serialization.load_pem_private_key(keystore.export_pem(), password=None)
+    root_der = keystore.root_certificate.public_bytes(serialization.Encoding.DER)
     assert isinstance(root_key, ec.EllipticCurvePrivateKey)
     now = datetime.now(UTC)
     plain = issue_certificate(
@@ -212,7 +213,7 @@ def test_leaf_without_key_description(keystore: EmulatedKeyStore) -> None:
         not_before=now - timedelta(days=1),
         not_after=now + timedelta(days=1),
     )
-    chain: list[str | bytes] = [plain.public_bytes(serialization.Encoding.DER), keystore.root_certificate.public_bytes(serialization.Encoding.DER)]
+    chain: list[str | bytes] = [plain.public_bytes(serialization.Encoding.DER), root_der]
     assert _code(_verify_emulated, keystore, chain) == "android.key_description_missing"
     sha512 = issue_certificate(
         subject=name("sha512"),
@@ -223,7 +224,7 @@ def test_leaf_without_key_description(keystore: EmulatedKeyStore) -> None:
         not_after=now + timedelta(days=1),
         hash_algorithm=hashes.SHA512(),
     )
-    chain = [sha512.public_bytes(serialization.Encoding.DER), keystore.root_certificate.public_bytes(serialization.Encoding.DER)]
+    chain = [sha512.public_bytes(serialization.Encoding.DER), root_der]
     assert _code(_verify_emulated, keystore, chain) == "android.unsupported_algorithm"
 
 

@@ -111,8 +111,10 @@ def test_every_attestation_version(version: int) -> None:
         attestation_version=version,
         security_level=SecurityLevel.STRONG_BOX,
         software={},
-        hardware={"purpose": [2], "root_of_trust": {"verified_boot_key": b"", "device_locked": False,
-                                                     "verified_boot_state": 2}},
+        hardware={
+            "purpose": [2],
+            "root_of_trust": {"verified_boot_key": b"", "device_locked": False, "verified_boot_state": 2},
+        },
     )
     description = parse_key_description(der)
     assert description.attestation_version == version
@@ -125,9 +127,7 @@ def test_future_fields_after_hardware_enforced_are_reported() -> None:
     der = _base()
     fields = _split(parser.parse(der)[4])
     extended = parser.emit(0, 1, 16, b"".join(f[3] for f in fields) + bytes(core.Integer(1).dump()))
-    assert parse_key_description(bytes(extended)).anomalies == (
-        "KeyDescription has 1 fields after hardwareEnforced",
-    )
+    assert parse_key_description(bytes(extended)).anomalies == ("KeyDescription has 1 fields after hardwareEnforced",)
 
 
 @pytest.mark.parametrize(
