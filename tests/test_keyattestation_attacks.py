@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from asn1crypto import algos, core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -40,7 +43,7 @@ def _emulated(keystore: EmulatedKeyStore, **overrides: Any) -> list[str]:
     return list(keystore.generate_key(**options).chain)
 
 
-def _verify_emulated(keystore: EmulatedKeyStore, chain: list[str] | list[str | bytes], **kwargs: Any) -> Any:
+def _verify_emulated(keystore: EmulatedKeyStore, chain: Sequence[str | bytes], **kwargs: Any) -> Any:
     options: dict[str, Any] = {"challenge": "c-1", "app": APP, "trust_roots": [keystore.root_certificate]}
     options.update(kwargs)
     return verify_key_attestation(chain, **options)
@@ -281,3 +284,37 @@ def test_errors_are_verification_errors(keystore: EmulatedKeyStore) -> None:
         _verify_emulated(keystore, chain, challenge="c-2")
     with pytest.raises(InputError):
         _verify_emulated(keystore, [*chain, *chain, *chain])
+
+
+def _reissued_with_null_parameters(keystore: EmulatedKeyStore, leaf_der: bytes) -> bytes:
+    """The leaf re-signed by the root with ecdsa-with-SHA256 carrying NULL parameters, like a 2018 StrongBox."""
+    root_key = serialization.load_pem_private_key(keystore.export_pem(), password=None)
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey)
+    algorithm = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa", "parameters": core.Null()})
+    tbs = asn1_x509.Certificate.load(leaf_der)["tbs_certificate"]
+    tbs["signature"] = algorithm
+    tbs["issuer"] = asn1_x509.Certificate.load(keystore.root_certificate.public_bytes(serialization.Encoding.DER))[
+        "tbs_certificate"
+    ]["subject"]
+    tbs_der = tbs.dump(force=True)
+    signature = root_key.sign(tbs_der, ec.ECDSA(hashes.SHA256()))
+    certificate = asn1_x509.Certificate(
+        {
+            "tbs_certificate": asn1_x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": algorithm,
+            "signature_value": signature,
+        }
+    )
+    return bytes(certificate.dump())
+
+
+def test_null_parameters_leaf_is_decoded_and_its_signature_checked(keystore: EmulatedKeyStore) -> None:
+    genuine = keystore.generate_key(challenge="c-1", package_name=APP.package_name, signing_digests=[DIGEST])
+    leaf = _reissued_with_null_parameters(keystore, genuine.chain_der[0])
+    with pytest.raises(ValueError, match="parsing asn1"):
+        x509.load_der_x509_certificate(leaf)
+    root = keystore.root_certificate.public_bytes(serialization.Encoding.DER)
+    assert _verify_emulated(keystore, [leaf, root]).tier == "device"
+    broken = bytearray(leaf)
+    broken[-5] ^= 0x01
+    assert _code(_verify_emulated, keystore, [bytes(broken), root]) == "android.signature_invalid"
