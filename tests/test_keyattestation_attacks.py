@@ -238,6 +238,8 @@ def test_software_security_level_is_a_posture_failure_or_a_hard_error(keystore: 
     assert result.failed == ("android.software_security_level",)
     hardware_only = KeyAttestationPolicy(required=["android.software_security_level"])
     assert _code(_verify_emulated, keystore, chain, policy=hardware_only) == "android.software_security_level"
+    shorthand = KeyAttestationPolicy(require_hardware=True)
+    assert _code(_verify_emulated, keystore, chain, policy=shorthand) == "android.software_security_level"
 
 
 def test_posture_checks(keystore: EmulatedKeyStore) -> None:

@@ -229,3 +229,11 @@ def test_cache_configuration_is_checked() -> None:
         StatusListCache(fail_mode=unknown_mode)
     with pytest.raises(AppIntegrityError):
         StatusListCache(fail_mode="open", max_age=timedelta(days=2))
+
+
+@pytest.mark.vectors
+def test_an_oversized_body_is_refused_while_reading(status_server: FakeStatusServer) -> None:
+    status_server.body = b" " * (17 * 1024 * 1024)
+    fetcher = RevocationListFetcher(url=status_server.url, fail_mode="open")
+    assert fetcher.get(now=T0) is None
+    fetcher.close()

@@ -43,6 +43,8 @@ class KeyAttestationPolicy:
     - ``refuse_suspended``: SUSPENDED entries of the status list are refused like REVOKED ones.
     - ``allow_anomalies``: accept KeyDescriptions that deviate from DER or tag order (reported either way).
     - ``required``: posture codes that must not fail; a failure raises instead of lowering the tier.
+    - ``require_hardware``: shorthand for requiring ``android.software_security_level``: a Google-rooted chain
+      whose KeyDescription says Software is then a hard error rather than tier ``none``.
     """
 
     min_security_level: SecurityLevel
@@ -67,12 +69,15 @@ class KeyAttestationPolicy:
         refuse_suspended: bool = True,
         allow_anomalies: bool = True,
         required: Iterable[str] = (),
+        require_hardware: bool = False,
     ) -> None:
         if isinstance(allowed_boot_keys, str | bytes):
             raise ConfigError("config.invalid", "allowed_boot_keys must be a list of verifiedBootKey digests")
         if isinstance(required, str):
             raise ConfigError("config.invalid", "required must be a list of posture codes")
-        required_set = frozenset(required)
+        required_set = frozenset(required) | (
+            frozenset({"android.software_security_level"}) if require_hardware else frozenset()
+        )
         unknown = sorted(required_set - POSTURE_CODES)
         if unknown:
             raise ConfigError(

@@ -123,10 +123,21 @@ class StatusListCache:
         return self.on_failure(now, "previous fetch failed; retry pending")
 
 
-def _read_capped(chunks: list[bytes], chunk: bytes) -> None:
-    chunks.append(chunk)
-    if sum(len(c) for c in chunks) > MAX_STATUS_LIST_BYTES:
-        raise InputError("input.too_large", f"status list is larger than {MAX_STATUS_LIST_BYTES} bytes")
+class _CappedBody:
+    """Collects a response body, refusing it as soon as it outgrows the cap (the list is a few hundred KiB)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > MAX_STATUS_LIST_BYTES:
+            raise InputError("input.too_large", f"status list is larger than {MAX_STATUS_LIST_BYTES} bytes")
+        self._chunks.append(chunk)
+
+    def bytes(self) -> bytes:
+        return b"".join(self._chunks)
 
 
 class RevocationListFetcher:
@@ -151,11 +162,11 @@ class RevocationListFetcher:
             return self.cache.current(at)
         try:
             with self._client.stream("GET", self.url, headers=self.cache.request_headers()) as response:
-                chunks: list[bytes] = []
+                body = _CappedBody()
                 if response.status_code == 200:
                     for chunk in response.iter_bytes():
-                        _read_capped(chunks, chunk)
-                return self.cache.on_response(response.status_code, response.headers, b"".join(chunks), at)
+                        body.add(chunk)
+                return self.cache.on_response(response.status_code, response.headers, body.bytes(), at)
         except (httpx.HTTPError, InputError) as exc:
             return self.cache.on_failure(at, str(exc) or type(exc).__name__)
 
@@ -185,11 +196,11 @@ class AsyncRevocationListFetcher:
             return self.cache.current(at)
         try:
             async with self._client.stream("GET", self.url, headers=self.cache.request_headers()) as response:
-                chunks: list[bytes] = []
+                body = _CappedBody()
                 if response.status_code == 200:
                     async for chunk in response.aiter_bytes():
-                        _read_capped(chunks, chunk)
-                return self.cache.on_response(response.status_code, response.headers, b"".join(chunks), at)
+                        body.add(chunk)
+                return self.cache.on_response(response.status_code, response.headers, body.bytes(), at)
         except (httpx.HTTPError, InputError) as exc:
             return self.cache.on_failure(at, str(exc) or type(exc).__name__)
 

@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 import cbor2
@@ -291,7 +292,7 @@ def _provisioning_info(certificates: list[ChainCertificate]) -> ProvisioningInfo
         return ProvisioningInfo(
             certificates_issued=issued if isinstance(issued, int) and not isinstance(issued, bool) else None,
             manufacturer=manufacturer if isinstance(manufacturer, str) else None,
-            fields=dict(value),
+            fields=MappingProxyType(dict(value)),
         )
     return None
 
