@@ -323,6 +323,18 @@ def _elements(contents: bytes, where: str) -> list[tuple[int, int, int, bytes, b
     return out
 
 
+# Universal tag and constructed flag each kind must carry: checked on the parser's output, so the value is decoded
+# once, from its contents.
+_UNIVERSAL: dict[str, tuple[int, int]] = {
+    "int": (2, 0),
+    "ints": (17, 1),
+    "null": (5, 0),
+    "bytes": (4, 0),
+    "appid": (4, 0),
+}
+_Element = tuple[int, int, int, bytes, bytes]
+
+
 def _load(spec: Any, der: bytes, where: str) -> Any:
     try:
         value = spec.load(der, strict=True)
@@ -331,24 +343,55 @@ def _load(spec: Any, der: bytes, where: str) -> Any:
         raise _malformed(f"{where}: {exc}") from exc
 
 
-def _integer(element: tuple[int, int, int, bytes, bytes], where: str, *, enumerated: bool = False) -> int:
+def _native(spec: Any, contents: bytes, where: str) -> Any:
+    try:
+        return spec(contents=contents).native
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise _malformed(f"{where}: {exc}") from exc
+
+
+def _single(der: bytes, where: str) -> _Element:
+    """The one element ``der`` holds (the inside of an EXPLICIT tag); anything after it is malformed."""
+    try:
+        class_, method, tag, _header, contents, _trailer = parser.parse(der, strict=True)
+    except ValueError as exc:
+        raise _malformed(f"{where}: {exc}") from exc
+    return class_, method, tag, der, contents
+
+
+def _integer(element: _Element, where: str, *, enumerated: bool = False) -> int:
     expected = 10 if enumerated else 2
-    if element[0] != 0 or element[2] != expected:
+    if element[0] != 0 or element[1] != 0 or element[2] != expected or not element[4]:
         raise _malformed(f"{where} is not an {'ENUMERATED' if enumerated else 'INTEGER'}")
-    value = _load(_Enumerated if enumerated else core.Integer, element[3], where)
+    value = _native(core.Integer, element[4], where)
     assert isinstance(value, int)
     return value
 
 
-def _octets(element: tuple[int, int, int, bytes, bytes], where: str) -> bytes:
-    if element[0] != 0 or element[2] != 4:
+def _octets(element: _Element, where: str) -> bytes:
+    if element[0] != 0 or element[1] != 0 or element[2] != 4:
         raise _malformed(f"{where} is not an OCTET STRING")
-    value = _load(core.OctetString, element[3], where)
-    assert isinstance(value, bytes)
-    return value
+    return element[4]
 
 
-def _boolean(element: tuple[int, int, int, bytes, bytes], where: str, anomalies: list[str]) -> bool:
+def _value(kind: str, der: bytes, where: str) -> Any:
+    element = _single(der, where)
+    tag, constructed = _UNIVERSAL[kind]
+    if element[0] != 0 or element[2] != tag or element[1] != constructed:
+        raise _malformed(f"{where} does not have the type its tag requires")
+    if kind == "int":
+        return _integer(element, where)
+    if kind == "null":
+        if element[4]:
+            raise _malformed(f"{where} is a NULL with contents")
+        return True
+    if kind in ("bytes", "appid"):
+        return element[4]
+    values = [_integer(e, where) for e in _elements(element[4], where)]
+    return tuple(sorted(values))
+
+
+def _boolean(element: _Element, where: str, anomalies: list[str]) -> bool:
     if element[0] != 0 or element[2] != 1 or len(element[4]) != 1:
         raise _malformed(f"{where} is not a BOOLEAN")
     # DER says TRUE is 0xFF; BER allows any non-zero octet and some devices send 0x01.
@@ -386,7 +429,7 @@ def _application_id(der: bytes, where: str) -> AttestationApplicationId:
     return AttestationApplicationId(packages=tuple(packages), signature_digests=tuple(native["signature_digests"]))
 
 
-def _authorization_list(element: tuple[int, int, int, bytes, bytes], where: str, anomalies: list[str]) -> Any:
+def _authorization_list(element: _Element, where: str, anomalies: list[str]) -> Any:
     if element[0] != 0 or element[2] != 16:
         raise _malformed(f"{where} is not a SEQUENCE")
     values: dict[str, Any] = {}
@@ -410,16 +453,11 @@ def _authorization_list(element: tuple[int, int, int, bytes, bytes], where: str,
             continue
         name, kind = known
         label = f"{where}.{name}"
-        if kind == "null":
-            values[name] = True
-            continue
         if kind == "rot":
             values[name] = _root_of_trust(inner, anomalies, label)
             continue
-        value = _load(_KIND_SPEC[kind], inner, label)
-        if kind == "ints":
-            values[name] = tuple(sorted(value))
-        elif kind == "appid":
+        value = _value(kind, inner, label)
+        if kind == "appid":
             values["attestation_application_id_raw"] = value
             values[name] = _application_id(value, label)
         else:
