@@ -32,6 +32,8 @@ from app_integrity.errors import InputError, KeyAttestationError
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 PROVISIONING_INFO_OID = "1.3.6.1.4.1.11129.2.1.30"
+# Google's root is RSA-4096; larger keys only make verification slow.
+MAX_RSA_BITS = 8192
 
 # Pinned signature algorithms: RSA PKCS#1 v1.5 and ECDSA, SHA-256 or SHA-384. Nothing else signs real chains.
 _SIGNATURE_ALGORITHMS: dict[str, tuple[str, type[hashes.SHA256] | type[hashes.SHA384]]] = {
@@ -176,6 +178,10 @@ def check_signature(child: ChainCertificate, public_key: PublicKey, *, where: st
             "android.unsupported_algorithm", f"{where} is signed with {child.signature_oid}, which is not pinned"
         )
     kind, hash_type = algorithm
+    if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size > MAX_RSA_BITS:
+        raise KeyAttestationError(
+            "android.unsupported_algorithm", f"{where}'s issuer has an RSA key over {MAX_RSA_BITS} bits"
+        )
     try:
         if kind == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(child.signature, child.tbs, padding.PKCS1v15(), hash_type())
