@@ -149,7 +149,7 @@ def load_certificate(der: bytes, *, index: int) -> ChainCertificate:
     """Decode one DER certificate; ``input.malformed`` when neither decoder accepts it."""
     try:
         return _from_cryptography(der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         pass
     try:
         return _from_asn1crypto(der)
