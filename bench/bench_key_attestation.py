@@ -37,16 +37,18 @@ REAL = (
 )
 
 
-def _per_op(function: Callable[[], object], *, iterations: int, repeats: int = 5) -> float:
-    """Median over ``repeats`` of the mean seconds per call over ``iterations`` calls."""
-    function()
-    samples = []
+def _interleaved(functions: dict[str, tuple[Callable[[], object], int]], *, repeats: int = 7) -> dict[str, float]:
+    """Median seconds per call of each function, measured in alternation so machine noise hits all alike."""
+    for function, _ in functions.values():
+        function()
+    samples: dict[str, list[float]] = {label: [] for label in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(iterations):
-            function()
-        samples.append((time.perf_counter() - start) / iterations)
-    return statistics.median(samples)
+        for label, (function, iterations) in functions.items():
+            start = time.perf_counter()
+            for _ in range(iterations):
+                function()
+            samples[label].append((time.perf_counter() - start) / iterations)
+    return {label: statistics.median(values) for label, values in samples.items()}
 
 
 def _verify_link(child: x509.Certificate, parent: x509.Certificate) -> None:
@@ -100,8 +102,6 @@ def main() -> None:
     print("  leaf floor = the leaf's signature only (the one check no cache can share)")
     for name, chain, kwargs in _cases():
         all_links, leaf_only = _floors(chain)
-        floor = _per_op(all_links, iterations=40)
-        leaf_floor = _per_op(leaf_only, iterations=200)
 
         def warm(chain: list[bytes] = chain, kwargs: dict[str, Any] = kwargs) -> object:
             return verify_key_attestation(chain, **kwargs)
@@ -110,8 +110,10 @@ def main() -> None:
             clear_caches()
             return verify_key_attestation(chain, **kwargs)
 
-        warm_time = _per_op(warm, iterations=200)
-        cold_time = _per_op(cold, iterations=40)
+        times = _interleaved(
+            {"floor": (all_links, 20), "leaf": (leaf_only, 100), "warm": (warm, 100), "cold": (cold, 20)}
+        )
+        floor, leaf_floor, warm_time, cold_time = times["floor"], times["leaf"], times["warm"], times["cold"]
         print(f"- {name} ({len(chain)} certificates)")
         print(f"    floor (all signatures)  {floor * 1e6:9.1f} us")
         print(f"    leaf-only floor         {leaf_floor * 1e6:9.1f} us")
