@@ -98,8 +98,9 @@ def _decode_chain(chain: Sequence[str | bytes]) -> list[bytes]:
 def _anchor(certificates: list[ChainCertificate], anchors: TrustAnchors) -> tuple[Anchor, bool]:
     """The anchor the chain ends at, and whether the chain includes the anchor's own certificate.
 
-    Google: "the root certificate [...] must be the Google root" — matched by key, so any re-issue of the RSA
-    root, or no root at all (the last certificate signed by a pinned key), anchors the chain.
+    Google's guide (step "verify that the root public certificate is trustworthy"): the chain must end at one of
+    Google's root public keys. Matched by key, so any re-issue of the RSA root, or no root at all (the last
+    certificate signed by a pinned key), anchors the chain.
     """
     last = certificates[-1]
     software = software_roots()
@@ -174,7 +175,7 @@ def _check_validity(
 def _check_revocation(
     certificates: list[ChainCertificate], revocations: RevocationList, policy: KeyAttestationPolicy
 ) -> None:
-    # Google: "check each certificate's serial number against the certificate status list".
+    # Google's guide: check the revocation status of every certificate in the chain against the status list.
     for index, certificate in enumerate(certificates):
         if revocations.is_revoked(certificate.serial_number, include_suspended=policy.refuse_suspended):
             entry = revocations.status(certificate.serial_number)
@@ -210,12 +211,10 @@ def _check_extension_placement(certificates: list[ChainCertificate]) -> bool:
 
 
 def _check_app(description: KeyDescription, app: AndroidApp) -> None:
-    if not app.certificate_sha256:
-        raise ConfigError("config.invalid", "key attestation needs the app's signing certificate digests")
     application = description.attestation_application_id
     if application is None:
         raise KeyAttestationError("android.package_mismatch", "the KeyDescription has no attestationApplicationId")
-    # Google: "check that the package name and signing certificate digests match your app".
+    # Google's guide: the attestationApplicationId must name your package and your signing certificate digest.
     matching = [p for p in application.packages if p.name == app.package_name]
     if not matching:
         names = ", ".join(p.name for p in application.packages)[:200]
@@ -334,6 +333,8 @@ def verify_key_attestation(
     device posture is judged by ``policy`` into ``tier`` and ``failed``.
     """
     policy = policy if policy is not None else KeyAttestationPolicy()
+    if app is not None and not app.certificate_sha256:
+        raise ConfigError("config.invalid", "key attestation needs the app's signing certificate digests")
     expected = _expected_challenge(challenge)
     at = resolve_now(now)
     anchors = resolve_trust_roots(trust_roots)
@@ -357,7 +358,7 @@ def verify_key_attestation(
     if leaf.key_description is None:
         raise KeyAttestationError("android.key_description_missing", "the leaf has no KeyDescription extension")
     description = _description_of(leaf)
-    # Google: "the attestation challenge must match the challenge the server issued".
+    # Google's guide: the attestationChallenge must equal the challenge the server issued for this key.
     if expected is not None and not hmac.compare_digest(description.attestation_challenge, expected):
         raise KeyAttestationError("android.challenge_mismatch", "attestationChallenge is not the issued challenge")
     if app is not None:
