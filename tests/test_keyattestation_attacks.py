@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app_integrity.android import AndroidApp, KeyAttestationPolicy, RevocationList, verify_key_attestation
-from app_integrity.android.keyattestation import KeyOrigin, SecurityLevel
+from app_integrity.android.keyattestation import KeyOrigin, KeyPurpose, SecurityLevel
 from app_integrity.errors import AppIntegrityError, InputError, KeyAttestationError
 from app_integrity.testing._certs import Extension, issue_certificate, name
 from app_integrity.testing.android.keystore import EmulatedKeyStore, encode_key_description
@@ -201,6 +201,12 @@ def test_forged_extra_certificate_carrying_a_key_description(keystore: EmulatedK
     assert _code(_verify_emulated, keystore, [with_description, *genuine.chain]) == "android.extension_misplaced"
     without = forged([])
     assert _code(_verify_emulated, keystore, [without, *genuine.chain]) == "android.extension_misplaced"
+
+
+def test_only_a_pure_attest_key_may_certify_the_leaf(keystore: EmulatedKeyStore) -> None:
+    assert _verify_emulated(keystore, _emulated(keystore, attest_key=True)).attest_key
+    mixed = _emulated(keystore, attest_key=True, attest_key_purposes=[KeyPurpose.ATTEST_KEY, KeyPurpose.SIGN])
+    assert _code(_verify_emulated, keystore, mixed) == "android.extension_misplaced"
 
 
 def test_leaf_without_key_description(keystore: EmulatedKeyStore) -> None:

@@ -259,6 +259,7 @@ class EmulatedKeyStore:
         algorithm: Literal["ec", "rsa"] = "ec",
         provisioning: Provisioning = "rkp",
         attest_key: bool = False,
+        attest_key_purposes: Sequence[KeyPurpose] = (KeyPurpose.ATTEST_KEY,),
         include_root: bool = True,
         now: datetime | None = None,
     ) -> AttestedKey:
@@ -319,7 +320,7 @@ class EmulatedKeyStore:
                 attestation_version=attestation_version,
                 security_level=security_level,
                 software={"creation_date_time": int(at.timestamp() * 1000)},
-                hardware={**hardware, "purpose": [int(KeyPurpose.ATTEST_KEY)]},
+                hardware={**hardware, "purpose": [int(p) for p in attest_key_purposes]},
             )
             attest_certificate = self._leaf(attest_private.public_key(), parent, attest_description)
             extra.append(attest_certificate)
