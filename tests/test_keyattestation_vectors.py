@@ -212,3 +212,41 @@ def test_revocation_snapshot_revokes_no_vector() -> None:
         data["chain_b64"], challenge=challenge_of(data), app=app_of(data), now=valid_at(data), revocations=snapshot
     )
     assert result.revocation_checked
+
+
+UNLOCKED = ("android.boot_state_unverified", "android.bootloader_unlocked")
+DEFAULT_VERDICTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "auditor_pixel7a_strongbox_factory_attest_key": ("strong", ()),
+    "auditor_pixel7a_strongbox_rkp_attest_key_2023": ("strong", ()),
+    "auditor_pixel9_grapheneos_strongbox_rkp_attest_key_2025": ("basic", ("android.boot_key_not_allowed",)),
+    "gak_sample_factory_tee_ec_2018": ("basic", UNLOCKED),
+    "ka_invalid_malformed_rot_device_locked": ("device", ()),
+    "ka_pixel3_blueline_factory_strongbox_rsa": ("basic", UNLOCKED),
+    "ka_pixel3_blueline_factory_tee_ec": ("basic", UNLOCKED),
+    "ka_pixel8a_akita_rkp_tee_ec_unlocked": ("basic", UNLOCKED),
+    "ka_pixel9a_tegu_rkp_tee_ec_new_ec_root": ("device", ()),
+    "ka_pixel9a_tegu_v500_trusted_confirmation_tag508": ("basic", UNLOCKED),
+    "ka_pixel9a_tegu_v500_usage_count_tag405": ("basic", UNLOCKED),
+    "ka_pixel9pro_caiman_rkp_strongbox_ec": ("strong", ()),
+    "ka_pixel9pro_caiman_rkp_tee_ec_v400": ("device", ()),
+    "ka_sony_xperia10iii_factory_tee_expired_intermediates": ("device", ()),
+    "swa_samsung_galaxy_s9plus_android10_factory_tee": ("device", ()),
+    "warden_nokia_x10_factory_tee": ("device", ()),
+    "warden_pixel6_rkp_tee_keymint200": ("device", ()),
+    "warden_samsung_sm_s921b_rkp_tee_rsa": ("device", ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_VERDICTS))
+def test_default_policy_verdict(name: str) -> None:
+    # Tier follows the decoded security level and root of trust: StrongBox/TEE with a locked, verified boot.
+    data = vector(name)
+    result = verify_key_attestation(
+        data["chain_b64"], challenge=challenge_of(data), app=app_of(data), now=valid_at(data)
+    )
+    assert (result.tier, result.failed) == DEFAULT_VERDICTS[name]
+
+
+def test_every_valid_vector_has_a_verdict() -> None:
+    valid = {n for n in vector_names("android-key") if vector(n)["expected"]["chain"] == "valid"}
+    assert valid == set(DEFAULT_VERDICTS)
