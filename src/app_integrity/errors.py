@@ -48,6 +48,36 @@ CODES: dict[str, str] = {
     "apple.rejected": "Apple's receipt service refused the receipt.",
     # --- play ---
     # --- android ---
+    "android.chain_incomplete": "The key attestation chain has fewer certificates than leaf and issuer.",
+    "android.chain_broken": "A certificate's issuer is not the next certificate's subject (truncated or reordered).",
+    "android.signature_invalid": "A certificate's signature does not verify with its issuer's key.",
+    "android.unsupported_algorithm": "A certificate is signed with an algorithm other than RSA PKCS#1 v1.5 or ECDSA "
+    "with SHA-256/384.",
+    "android.root_not_trusted": "The chain does not end at a pinned attestation root key.",
+    "android.software_root": "The chain ends at the AOSP software attestation root: the key is not hardware-backed.",
+    "android.certificate_expired": "A CA certificate of the chain is not valid at the verification time.",
+    "android.certificate_revoked": "A certificate of the chain is REVOKED or SUSPENDED in Google's status list.",
+    "android.extension_misplaced": "A certificate other than the leaf carries a KeyDescription without being an "
+    "ATTEST_KEY key (chain extension attack).",
+    "android.key_description_missing": "The leaf certificate has no KeyDescription extension.",
+    "android.key_description_malformed": "The KeyDescription extension cannot be decoded.",
+    "android.provisioning_info_malformed": "The provisioning-info extension is not a CBOR map.",
+    "android.challenge_mismatch": "The attestation challenge is not the issued challenge.",
+    "android.package_mismatch": "The attested key does not belong to the app's package name.",
+    "android.signer_mismatch": "No signing certificate digest of the attested app matches the app's.",
+    "android.app_version_too_low": "The attested app version is below the app's minimum version code.",
+    "android.software_security_level": "Posture: the attestation security level is Software.",
+    "android.security_level_too_low": "Posture: the attestation security level is below the policy's minimum.",
+    "android.origin_not_generated": "Posture: the key was not generated in the secure hardware.",
+    "android.boot_state_unverified": "Posture: verified boot state is not Verified (nor SelfSigned with an allowed "
+    "key).",
+    "android.bootloader_unlocked": "Posture: the bootloader is unlocked.",
+    "android.boot_key_not_allowed": "Posture: a SelfSigned boot with a verifiedBootKey outside the policy's "
+    "allow-list.",
+    "android.patch_level_too_old": "Posture: the OS patch level is below the policy's minimum.",
+    "android.key_description_anomalous": "Posture: the KeyDescription deviates from DER or tag order and the policy "
+    "does not allow anomalies.",
+    "android.unavailable": "Google's attestation status list could not be fetched and no usable copy is held.",
     # --- challenge ---
     "challenge.unknown": "The challenge was never issued, or has already been used.",
     "challenge.expired": "The challenge's time to live has passed.",
