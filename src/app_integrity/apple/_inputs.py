@@ -12,9 +12,7 @@ MAX_CLIENT_DATA_HASH_BYTES = 1024
 KEY_ID_LENGTH = 32
 
 
-def client_data_hash(
-    text: str | bytes | None, given_hash: bytes | str | None, *, text_name: str
-) -> bytes:
+def client_data_hash(text: str | bytes | None, given_hash: bytes | str | None, *, text_name: str) -> bytes:
     """SHA-256 of the UTF-8 string (what ``@expo/app-integrity`` passes), or the hash exactly as the client gave it.
 
     Exactly one of the two. A given hash is used as is, whatever its length: Apple's own sample app passes raw

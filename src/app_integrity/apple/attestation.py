@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -23,6 +22,7 @@ from app_integrity._encoding import decode_base64
 from app_integrity.apple._inputs import client_data_hash as resolve_client_data_hash
 from app_integrity.apple._inputs import key_id_bytes
 from app_integrity.apple.app import AppleApp
+from app_integrity.apple.asn1 import NonceExtension
 from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_auth_data
 from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
 from app_integrity.apple.receipt import (
@@ -57,17 +57,13 @@ class AttestedKey:
     public_key: bytes  # 65-byte uncompressed P-256 point
     environment: str  # "development" | "production"
     counter: int  # always 0 after an attestation
-    receipt: bytes  # the ATTEST receipt, to trade for fraud metrics (verify_receipt checks its signature)
+    receipt: bytes = field(
+        repr=False
+    )  # the ATTEST receipt, to trade for fraud metrics (verify_receipt checks its signature)
     not_before: datetime  # the leaf certificate's validity
     not_after: datetime
     bundle_version: str | None = None  # iOS 27+
     validation_category: int | None = None  # iOS 27+
-
-
-class _NonceExtension(core.Sequence):
-    # Apple: "a DER-encoded ASN.1 sequence. Decode the sequence and extract the single octet string".
-    # The octet string is context-tagged [1] EXPLICIT.
-    _fields: Any = [("nonce", core.OctetString, {"explicit": 1})]
 
 
 def _malformed(message: str) -> InputError:
@@ -128,7 +124,7 @@ def _certificate_nonce(leaf: x509.Certificate) -> bytes:
     if not isinstance(value, x509.UnrecognizedExtension):
         raise _malformed("the nonce extension is not an opaque extension")
     try:
-        nonce = _NonceExtension.load(value.value, strict=True)["nonce"].native
+        nonce = NonceExtension.load(value.value, strict=True)["nonce"].native
     except (ValueError, TypeError, KeyError) as exc:
         raise _malformed("the nonce extension is not SEQUENCE { [1] OCTET STRING }") from exc
     if not isinstance(nonce, bytes):

@@ -127,9 +127,7 @@ def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issu
     return None
 
 
-def check_validity(
-    certificates: Sequence[tuple[str, datetime, datetime]], at: datetime, *, code: str
-) -> None:
+def check_validity(certificates: Sequence[tuple[str, datetime, datetime]], at: datetime, *, code: str) -> None:
     """Every (name, not_before, not_after) must hold ``at``."""
     for label, not_before, not_after in certificates:
         if not _within(not_before, not_after, at):

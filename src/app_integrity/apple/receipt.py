@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import cms
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -25,6 +25,7 @@ from app_integrity._clock import resolve_now
 from app_integrity._ecdsa import P256Key, load_p256_public_key, public_point
 from app_integrity._encoding import decode_base64
 from app_integrity.apple.app import AppleApp
+from app_integrity.apple.asn1 import ReceiptPayload
 from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
 from app_integrity.apple.roots import TrustRoots, receipt_root, resolve_roots
 from app_integrity.errors import AppleError, InputError
@@ -59,19 +60,7 @@ class Receipt:
     not_before: datetime | None
     expires_at: datetime
     risk_metric: int | None
-    raw: bytes
-
-
-class _ReceiptAttribute(core.Sequence):
-    _fields: ClassVar[list[tuple[str, type]]] = [
-        ("type", core.Integer),
-        ("version", core.Integer),
-        ("value", core.OctetString),
-    ]
-
-
-class _ReceiptPayload(core.SetOf):
-    _child_spec = _ReceiptAttribute
+    raw: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +91,7 @@ def parse_receipt(raw: bytes) -> ParsedReceipt:
         content = encap["content"].native
         if not isinstance(content, bytes):
             raise _invalid("the receipt carries no content")
-        payload = _ReceiptPayload.load(content, strict=True)
+        payload = ReceiptPayload.load(content, strict=True)
         fields: dict[int, bytes] = {}
         for attribute in payload:
             kind = attribute["type"].native
@@ -165,7 +154,7 @@ def _to_receipt(parsed: ParsedReceipt, raw: bytes) -> Receipt:
     if environment is None:
         raise _invalid(f"unknown receipt environment {environment_text!r}")
     risk_metric: int | None = None
-    if _RISK_METRIC in fields and fields[_RISK_METRIC]:
+    if fields.get(_RISK_METRIC):
         risk_text = _text(fields, _RISK_METRIC)
         if not risk_text.isascii() or not risk_text.isdigit() or len(risk_text) > 9:
             raise _invalid("field 17 (risk metric) is not a number")

@@ -54,16 +54,17 @@ def _load_one(root: TrustRoot) -> list[x509.Certificate]:
         raise InputError("input.invalid_argument", "a trust root is not a PEM or DER certificate") from exc
 
 
+def _as_list(trust_roots: TrustRoots) -> list[TrustRoot]:
+    if isinstance(trust_roots, x509.Certificate | bytes | str):
+        return [trust_roots]
+    return list(trust_roots)
+
+
 def resolve_roots(trust_roots: TrustRoots | None, default: x509.Certificate) -> tuple[x509.Certificate, ...]:
     """The roots to trust: ``trust_roots`` when given (replacing the pinned one), else ``default``."""
     if trust_roots is None:
         return (default,)
-    items: Iterable[TrustRoot]
-    if isinstance(trust_roots, x509.Certificate | bytes | bytearray | str):
-        items = [trust_roots]
-    else:
-        items = trust_roots
-    roots = tuple(cert for item in items for cert in _load_one(item))
+    roots = tuple(cert for item in _as_list(trust_roots) for cert in _load_one(item))
     if not roots:
         raise InputError("input.invalid_argument", "trust_roots is empty")
     return roots
