@@ -191,11 +191,14 @@ class EmulatedAppleCA:
 
     # --- receipts -------------------------------------------------------------------------------------------
 
-    def sign_receipt(self, fields: dict[int, bytes], *, signed_attributes: bool = False) -> bytes:
+    def sign_receipt(
+        self, fields: dict[int, bytes], *, signed_attributes: bool = False, sign_attributes: bool = False
+    ) -> bytes:
         """A CMS SignedData receipt over ``fields``, signed by the emulated fraud-receipt signer.
 
         Like Apple's, the signature covers the content directly. ``signed_attributes=True`` adds a signed
-        attribute set while still signing the content, as a real 2020 receipt does.
+        attribute set while still signing the content, as a real 2020 receipt does; ``sign_attributes=True``
+        then signs the attribute set instead, as RFC 5652 describes.
         """
         payload = core.SetOf(
             [ReceiptAttribute({"type": kind, "version": 1, "value": value}) for kind, value in sorted(fields.items())],
@@ -217,13 +220,16 @@ class EmulatedAppleCA:
             "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
             "signature": signature,
         }
-        if signed_attributes:
-            signer_info["signed_attrs"] = cms.CMSAttributes(
+        if signed_attributes or sign_attributes:
+            attributes = cms.CMSAttributes(
                 [
                     cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
                     cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(payload).digest()]}),
                 ]
             )
+            signer_info["signed_attrs"] = attributes
+            if sign_attributes:
+                signer_info["signature"] = signer.key.sign(attributes.dump(), ec.ECDSA(hashes.SHA256()))
         bag = [
             asn1_x509.Certificate.load(authority.certificate.public_bytes(serialization.Encoding.DER))
             for authority in (self.receipt_signer, self.receipt_intermediate, self.receipt_root)
