@@ -49,6 +49,16 @@ def decode_prefix(data: bytes, *, field: str, max_bytes: int = DEFAULT_MAX_BYTES
 
 def decode(data: bytes, *, field: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Decode exactly one CBOR data item that fills ``data``; trailing bytes are an error."""
+    _check_size(data, field=field, max_bytes=max_bytes)
+    # Fast path (verifiers run per request): when re-encoding the decoded item gives back exactly ``data``, it is
+    # one well-formed item with nothing after it. Anything else (trailing bytes, non-shortest encodings, errors)
+    # takes the stream decoder below, which locates the item's end.
+    try:
+        value = cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
+        if cbor2.dumps(value) == data:
+            return value
+    except (*_DECODE_ERRORS, cbor2.CBOREncodeError):
+        pass
     value, used = decode_prefix(data, field=field, max_bytes=max_bytes)
     if used != len(data):
         raise InputError("input.malformed", f"{field} has {len(data) - used} bytes after its CBOR item")

@@ -33,6 +33,8 @@ def _load_point(point: bytes) -> ec.EllipticCurvePublicKey:
 
 def load_p256_public_key(key: P256Key) -> ec.EllipticCurvePublicKey:
     """A P-256 public key from a 65-byte uncompressed point (cached) or an already loaded key."""
+    if type(key) is bytes and len(key) == P256_POINT_LENGTH and key[0] == 0x04:
+        return _load_point(key)
     if isinstance(key, ec.EllipticCurvePublicKey):
         if not isinstance(key.curve, ec.SECP256R1):
             raise InputError("input.malformed", f"the public key is on {key.curve.name}, not P-256")
@@ -53,7 +55,7 @@ def verify_p256_sha256(key: P256Key, der_signature: bytes, message: bytes) -> bo
     """True when ``der_signature`` (strict DER ``ECDSA-Sig-Value``) signs SHA-256(``message``) under ``key``."""
     public_key = load_p256_public_key(key)
     try:
-        public_key.verify(bytes(der_signature), bytes(message), _ECDSA_SHA256)
+        public_key.verify(der_signature, message, _ECDSA_SHA256)
     except InvalidSignature:
         return False
     return True

@@ -2,7 +2,7 @@
 
 - the credential certificate's nonce extension (OID 1.2.840.113635.100.8.2):
   ``SEQUENCE { [1] EXPLICIT OCTET STRING }``;
-- the receipt payload: ``SET OF ReceiptAttribute``,
+- a receipt attribute (the emulator writes receipts with it):
   ``ReceiptAttribute ::= SEQUENCE { type INTEGER, version INTEGER, value OCTET STRING }``.
 """
 
@@ -24,7 +24,3 @@ class ReceiptAttribute(core.Sequence):
         ("version", core.Integer),
         ("value", core.OctetString),
     ]
-
-
-class ReceiptPayload(core.SetOf):
-    _child_spec = ReceiptAttribute

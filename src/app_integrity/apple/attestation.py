@@ -19,12 +19,12 @@ from app_integrity import _cbor
 from app_integrity._clock import resolve_now
 from app_integrity._ecdsa import public_point
 from app_integrity._encoding import decode_base64
+from app_integrity.apple import _der
 from app_integrity.apple._inputs import client_data_hash as resolve_client_data_hash
 from app_integrity.apple._inputs import key_id_bytes
 from app_integrity.apple.app import AppleApp
-from app_integrity.apple.asn1 import NonceExtension
 from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_auth_data
-from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
+from app_integrity.apple.chain import IssuerCache, check_validity, directly_issued, load_certificate
 from app_integrity.apple.receipt import (
     ReceiptType,
     parse_receipt,
@@ -98,7 +98,7 @@ def _verify_chain(x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: dat
         raise AppleError("apple.certificate_chain_invalid", f"x5c holds {len(x5c)} certificates, not leaf and CA")
     leaf = load_certificate(x5c[0], field="x5c[0]")
     issuer = _issuers.resolve(x5c[1], roots, code="apple.certificate_chain_invalid")
-    if leaf.issuer != issuer.subject or not signature_valid(issuer.public_key, leaf):
+    if not directly_issued(leaf, issuer.certificate):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is not issued by x5c[1]")
     root = issuer.root
     check_validity(
@@ -123,12 +123,14 @@ def _certificate_nonce(leaf: x509.Certificate) -> bytes:
     value = extension.value
     if not isinstance(value, x509.UnrecognizedExtension):
         raise _malformed("the nonce extension is not an opaque extension")
+    # Apple: "a DER-encoded ASN.1 sequence. Decode the sequence and extract the single octet string that it
+    # contains": SEQUENCE { [1] EXPLICIT OCTET STRING }.
     try:
-        nonce = NonceExtension.load(value.value, strict=True)["nonce"].native
-    except (ValueError, TypeError, KeyError) as exc:
+        sequence = _der.expect(_der.single(value.value), _der.UNIVERSAL, _der.SEQUENCE, constructed=True)
+        tagged = _der.expect(_der.single(sequence), _der.CONTEXT, 1, constructed=True)
+        nonce = _der.expect(_der.single(tagged), _der.UNIVERSAL, _der.OCTET_STRING, constructed=False)
+    except InputError as exc:
         raise _malformed("the nonce extension is not SEQUENCE { [1] OCTET STRING }") from exc
-    if not isinstance(nonce, bytes):
-        raise _malformed("the nonce extension holds no octet string")
     return nonce
 
 

@@ -14,7 +14,7 @@ Exactly one such bounded map is accepted; any other trailing byte is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from app_integrity import _cbor
 from app_integrity.errors import AppleError, InputError
@@ -38,8 +38,9 @@ class AppleExtensions:
     validation_category: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class AuthenticatorData:
+class AuthenticatorData(NamedTuple):
+    """Parsed authenticator data (a named tuple: built on every assertion, it must cost next to nothing)."""
+
     raw: bytes
     rp_id_hash: bytes
     flags: int

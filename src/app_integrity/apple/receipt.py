@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app_integrity._clock import resolve_now
 from app_integrity._ecdsa import P256Key, load_p256_public_key, public_point
 from app_integrity._encoding import decode_base64
+from app_integrity.apple import _der
 from app_integrity.apple.app import AppleApp
-from app_integrity.apple.asn1 import ReceiptPayload
 from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
 from app_integrity.apple.roots import TrustRoots, receipt_root, resolve_roots
 from app_integrity.errors import AppleError, InputError
@@ -63,49 +63,70 @@ class Receipt:
     raw: bytes = field(repr=False)
 
 
+_SIGNED_DATA_OID = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
+_DATA_OID = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedReceipt:
     """The fields of a receipt before (or without) its signature check."""
 
     fields: dict[int, bytes]
-    signed_data: Any
     content: bytes
+    raw: bytes
 
 
 def _invalid(message: str) -> AppleError:
     return AppleError("apple.receipt_invalid", message)
 
 
+def _encapsulated_content(raw: bytes) -> bytes:
+    # ContentInfo ::= SEQUENCE { contentType OID (signedData), content [0] EXPLICIT SignedData }
+    position = _der.enter(raw, 0, _der.UNIVERSAL, _der.SEQUENCE)
+    content_type, position = _der.read(raw, position)
+    if _der.expect(content_type, _der.UNIVERSAL, _der.OID) != _SIGNED_DATA_OID:
+        raise _invalid("the receipt is not CMS SignedData")
+    position = _der.enter(raw, position, _der.CONTEXT, 0)
+    # SignedData ::= SEQUENCE { version INTEGER, digestAlgorithms SET, encapContentInfo SEQUENCE, ... }
+    position = _der.enter(raw, position, _der.UNIVERSAL, _der.SEQUENCE)
+    version, position = _der.read(raw, position)
+    _der.integer(version)
+    digest_algorithms, position = _der.read(raw, position)
+    _der.expect(digest_algorithms, _der.UNIVERSAL, _der.SET, constructed=True)
+    # EncapsulatedContentInfo ::= SEQUENCE { eContentType OID (data), eContent [0] EXPLICIT OCTET STRING }
+    position = _der.enter(raw, position, _der.UNIVERSAL, _der.SEQUENCE)
+    econtent_type, position = _der.read(raw, position)
+    if _der.expect(econtent_type, _der.UNIVERSAL, _der.OID) != _DATA_OID:
+        raise _invalid("the receipt's content is not of type data")
+    position = _der.enter(raw, position, _der.CONTEXT, 0)
+    content, _ = _der.read(raw, position)
+    return _der.octet_string(content)
+
+
 def parse_receipt(raw: bytes) -> ParsedReceipt:
-    """Parse the CMS container and its field set; no signature or trust check."""
+    """Parse the CMS container down to its field set; no signature or trust check."""
     if len(raw) > MAX_RECEIPT_BYTES:
         raise InputError("input.too_large", f"the receipt is {len(raw)} bytes, more than {MAX_RECEIPT_BYTES}")
-    try:
-        info = cms.ContentInfo.load(bytes(raw), strict=True)
-        if info["content_type"].native != "signed_data":
-            raise _invalid("the receipt is not CMS SignedData")
-        signed_data = info["content"]
-        encap = signed_data["encap_content_info"]
-        if encap["content_type"].native != "data":
-            raise _invalid("the receipt's content is not of type data")
-        content = encap["content"].native
-        if not isinstance(content, bytes):
-            raise _invalid("the receipt carries no content")
-        payload = ReceiptPayload.load(content, strict=True)
-        fields: dict[int, bytes] = {}
-        for attribute in payload:
-            kind = attribute["type"].native
-            if kind in fields:
-                raise _invalid(f"field {kind} appears twice")
-            fields[kind] = attribute["value"].native
-    except AppleError:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-        raise InputError("input.malformed", f"the receipt is not a CMS SignedData structure: {exc}") from exc
+    raw = bytes(raw)
+    content = _encapsulated_content(raw)
+    fields: dict[int, bytes] = {}
+    # Payload ::= SET OF ReceiptAttribute; ReceiptAttribute ::= SEQUENCE { type, version INTEGER, value OCTET STRING }
+    for attribute in _der.elements(_der.expect(_der.single(content), _der.UNIVERSAL, _der.SET, constructed=True)):
+        body = _der.expect(attribute, _der.UNIVERSAL, _der.SEQUENCE, constructed=True)
+        kind_element, position = _der.read(body, 0)
+        kind = _der.integer(kind_element)
+        if kind in fields:
+            raise _invalid(f"field {kind} appears twice")
+        version, position = _der.read(body, position)
+        _der.integer(version)
+        value, position = _der.read(body, position)
+        if position != len(body):
+            raise _der.malformed("a receipt attribute is not (type, version, value)")
+        fields[kind] = _der.octet_string(value)
     missing = [field for field in _REQUIRED if field not in fields]
     if missing:
         raise _invalid(f"the receipt lacks fields {missing}")
-    return ParsedReceipt(fields=fields, signed_data=signed_data, content=content)
+    return ParsedReceipt(fields=fields, content=content, raw=raw)
 
 
 def _text(fields: dict[int, bytes], field: int) -> str:
@@ -179,7 +200,16 @@ def _to_receipt(parsed: ParsedReceipt, raw: bytes) -> Receipt:
 
 
 def _signer(parsed: ParsedReceipt) -> tuple[Any, x509.Certificate, list[bytes]]:
-    signed_data = parsed.signed_data
+    try:
+        return _read_signer(parsed)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise InputError("input.malformed", f"the receipt's signer information does not parse: {exc}") from exc
+
+
+def _read_signer(parsed: ParsedReceipt) -> tuple[Any, x509.Certificate, list[bytes]]:
+    signed_data = cms.ContentInfo.load(parsed.raw, strict=True)["content"]
+    if signed_data["encap_content_info"]["content"].native != parsed.content:
+        raise _invalid("the receipt's content reads differently depending on the parser")
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
         raise _invalid(f"the receipt has {len(signer_infos)} signers, not one")
