@@ -1,0 +1,1 @@
+"""One module per ``app-integrity`` command, each exposing the function ``cli.py`` registers."""
