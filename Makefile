@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 serve: $(BIN)/.installed
-	$(BIN)/app-integrity serve
+	$(BIN)/app-integrity sample
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -1,1 +1,1 @@
-"""The CLI's commands, one module per group; ``app_integrity.cli`` assembles them."""
+"""One module per ``app-integrity`` command, each exposing the function ``cli.py`` registers."""

@@ -1,0 +1,150 @@
+"""Certificate paths under an explicit policy, for App Attest chains and the receipt signer's chain.
+
+A WebPKI-profile verifier rejects App Attest leaves (custom extended key usage, no AKI, no SAN), so the checks
+are spelled out: issuer name == issuer's subject name, the issuer's signature (``cryptography``), validity at the
+given instant, basicConstraints CA on every issuer, and a pinned root at the top. Nothing else is trusted.
+
+The intermediate-to-root check is the same for every device: its result is cached per (intermediate, roots),
+so verifying one attestation costs one leaf signature check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from threading import Lock
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import SignatureAlgorithmOID
+
+from app_integrity.errors import AppleError, InputError
+
+# Apple's App Attest and receipt CAs sign with ECDSA only; anything else is not theirs.
+_ECDSA_HASHES: dict[x509.ObjectIdentifier, hashes.HashAlgorithm] = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256(),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: hashes.SHA384(),
+}
+_CACHE_LIMIT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """A CA certificate whose path to a pinned root has been checked (validity is checked per use)."""
+
+    certificate: x509.Certificate
+    public_key: ec.EllipticCurvePublicKey
+    subject: x509.Name
+    not_before: datetime
+    not_after: datetime
+    root: x509.Certificate
+
+
+def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
+    if not isinstance(der, bytes | bytearray):
+        raise InputError("input.malformed", f"{field} must be a DER certificate (bytes), not {type(der).__name__}")
+    try:
+        return x509.load_der_x509_certificate(bytes(der))
+    except ValueError as exc:
+        raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
+
+
+def directly_issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when ``issuer``'s subject is ``certificate``'s issuer and ``issuer``'s key made its ECDSA signature.
+
+    ``cryptography`` compares the names and checks the signature in one native call.
+    """
+    if certificate.signature_algorithm_oid not in _ECDSA_HASHES:
+        return False
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def signature_valid(issuer_key: ec.EllipticCurvePublicKey, certificate: x509.Certificate) -> bool:
+    """True when ``certificate`` carries a valid ECDSA signature by ``issuer_key``."""
+    algorithm = _ECDSA_HASHES.get(certificate.signature_algorithm_oid)
+    if algorithm is None:
+        return False
+    try:
+        issuer_key.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(algorithm))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.ca
+
+
+def _within(not_before: datetime, not_after: datetime, at: datetime) -> bool:
+    return not_before <= at <= not_after
+
+
+class IssuerCache:
+    """Intermediate certificates already checked against a set of roots, keyed by their DER bytes."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[bytes, tuple[x509.Certificate, ...]], Issuer | None] = {}
+        self._lock = Lock()
+
+    def resolve(self, der: bytes, roots: tuple[x509.Certificate, ...], *, code: str) -> Issuer:
+        """The checked issuer for ``der`` under ``roots``; raises ``code`` when it does not chain to one."""
+        key = (der, roots)
+        if key in self._entries:
+            entry = self._entries[key]
+        else:
+            entry = _check_intermediate(der, roots)
+            with self._lock:
+                if len(self._entries) >= _CACHE_LIMIT:
+                    self._entries.clear()
+                self._entries[key] = entry
+        if entry is None:
+            raise AppleError(code, "the intermediate certificate is not issued by a trusted root")
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issuer | None:
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+    public_key = certificate.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not _is_ca(certificate):
+        return None
+    for root in roots:
+        root_key = root.public_key()
+        if certificate.issuer != root.subject or not isinstance(root_key, ec.EllipticCurvePublicKey):
+            continue
+        if signature_valid(root_key, certificate):
+            return Issuer(
+                certificate=certificate,
+                public_key=public_key,
+                subject=certificate.subject,
+                not_before=certificate.not_valid_before_utc,
+                not_after=certificate.not_valid_after_utc,
+                root=root,
+            )
+    return None
+
+
+def check_validity(certificates: Sequence[tuple[str, datetime, datetime]], at: datetime, *, code: str) -> None:
+    """Every (name, not_before, not_after) must hold ``at``."""
+    for label, not_before, not_after in certificates:
+        if not _within(not_before, not_after, at):
+            raise AppleError(
+                code, f"the {label} certificate is valid {not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}, not at {at}"
+            )

@@ -1,0 +1,27 @@
+"""The ``app-integrity`` command. Each command lives in ``app_integrity.commands`` and registers itself here."""
+
+from __future__ import annotations
+
+import typer
+
+from app_integrity.commands import sample
+
+app = typer.Typer(
+    name="app-integrity",
+    help="Server-side verification of mobile app attestation.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root() -> None:
+    """Server-side verification of mobile app attestation (Apple App Attest, Google Play Integrity, Android key
+    attestation)."""
+
+
+app.command(name="sample")(sample.run)
+
+
+def main() -> None:
+    app()
