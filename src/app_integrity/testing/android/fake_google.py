@@ -23,8 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import parse_qs
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
