@@ -58,7 +58,7 @@ CODES: dict[str, str] = {
     "play.timestamp_future": "requestDetails.timestampMillis is in the future beyond the allowed skew.",
     "play.testing_response": "The verdict is a testing response and testing responses are not allowed.",
     "play.no_device_integrity": "Failed check: no device label (tier none: emulator, unevaluated or cleared verdict).",
-    "play.app_unrecognized": "Failed check: appRecognitionVerdict is neither PLAY_RECOGNIZED nor an allowed alternative.",
+    "play.app_unrecognized": "Failed check: appRecognitionVerdict is neither PLAY_RECOGNIZED nor an allowed value.",
     "play.app_package_mismatch": "Failed check: appIntegrity.packageName is missing or not this app's.",
     "play.certificate_mismatch": "Failed check: a signing certificate digest is missing or not in the allowed set.",
     "play.version_too_old": "Failed check: appIntegrity.versionCode is missing or below min_version_code.",

@@ -169,7 +169,9 @@ def test_missing_sections_never_pass(play: EmulatedPlayIntegrity, emulated_app: 
     payload = {"requestDetails": _payload(play)["requestDetails"]}
     result = evaluate_verdict(parse_verdict(payload), app=emulated_app.android_app(), request_hash="hash-1", now=NOW)
     assert result.tier == "none"
-    assert not result.signals.play_protect_ok and not result.signals.licensed and not result.signals.app_recognized
+    assert not result.signals.play_protect_ok
+    assert not result.signals.licensed
+    assert not result.signals.app_recognized
 
 
 @pytest.mark.parametrize(
@@ -202,8 +204,10 @@ def test_int64_as_string_and_recall(play: EmulatedPlayIntegrity) -> None:
     }
     verdict = parse_verdict(payload)
     assert verdict.request_details.timestamp_millis == int(NOW.timestamp() * 1000)
-    assert verdict.app_integrity is not None and verdict.app_integrity.version_code == 42
-    assert verdict.device_integrity is not None and verdict.device_integrity.device_recall is not None
+    assert verdict.app_integrity is not None
+    assert verdict.app_integrity.version_code == 42
+    assert verdict.device_integrity is not None
+    assert verdict.device_integrity.device_recall is not None
     assert verdict.device_integrity.device_recall.values == (True, False, None)
     assert verdict.device_integrity.device_recall.write_dates == (202611, None, None)
 

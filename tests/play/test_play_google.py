@@ -71,7 +71,10 @@ async def test_forged_assertion_signature_refused(
 ) -> None:
     # Same email as a registered account, different private key.
     registered = write_service_account_file(
-        tmp_path / "real.json", api=fake_api, token_uri=fake_server.token_uri, email="forged@example.iam.gserviceaccount.com"
+        tmp_path / "real.json",
+        api=fake_api,
+        token_uri=fake_server.token_uri,
+        email="forged@example.iam.gserviceaccount.com",
     )
     email = json.loads(registered.read_text())["client_email"]
     forged = write_service_account_file(
@@ -172,7 +175,9 @@ async def test_revoked_access_token_is_refreshed(
 
 
 async def test_google_unreachable(play: EmulatedPlayIntegrity, service_account_file: Path) -> None:
-    decoder = GoogleApiDecoder.from_service_account_file(service_account_file, endpoint="http://127.0.0.1:9", backoff=0.01)
+    decoder = GoogleApiDecoder.from_service_account_file(
+        service_account_file, endpoint="http://127.0.0.1:9", backoff=0.01
+    )
     async with decoder:
         with pytest.raises(UnavailableError) as caught:
             await decoder.decode(_token(play), package_name=PACKAGE)

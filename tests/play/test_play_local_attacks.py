@@ -131,7 +131,9 @@ def test_inner_jws_other_alg_refused(play: EmulatedPlayIntegrity, emulated_app: 
 
 def test_wrong_signing_key(play: EmulatedPlayIntegrity, emulated_app: EmulatedApp) -> None:
     token = EmulatedPlayIntegrity.seal(
-        _payload(play), encryption_key=emulated_app.decryption_key_bytes, signing_key=ec.generate_private_key(ec.SECP256R1())
+        _payload(play),
+        encryption_key=emulated_app.decryption_key_bytes,
+        signing_key=ec.generate_private_key(ec.SECP256R1()),
     )
     assert _code(_decoder(emulated_app), token) == "play.signature_invalid"
 
@@ -181,7 +183,9 @@ def test_base64url_keys_accepted(token: str, emulated_app: EmulatedApp) -> None:
 
 
 def test_wrapped_key_text_accepted(token: str, emulated_app: EmulatedApp) -> None:
-    wrapped = "\n".join(emulated_app.verification_key[i : i + 64] for i in range(0, len(emulated_app.verification_key), 64))
+    wrapped = "\n".join(
+        emulated_app.verification_key[i : i + 64] for i in range(0, len(emulated_app.verification_key), 64)
+    )
     decoder = LocalKeyDecoder(decryption_key=emulated_app.decryption_key, verification_key=wrapped)
     assert decoder.decode_sync(token, package_name=PACKAGE).request_details.nonce == NONCE
 
@@ -208,8 +212,10 @@ def test_key_format_mistakes(
 def test_rsa_verification_key_refused(emulated_app: EmulatedApp) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    der = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    der = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     )
     with pytest.raises(ConfigError, match="P-256"):
         LocalKeyDecoder(decryption_key=emulated_app.decryption_key, verification_key=base64.b64encode(der).decode())

@@ -11,7 +11,6 @@ from app_integrity.errors import PlayIntegrityError
 from app_integrity.testing.android.fake_google import FakeGoogleServer
 from app_integrity.testing.android.play import PROFILES, EmulatedAndroidDevice, EmulatedApp, EmulatedPlayIntegrity
 
-
 EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "genuine": ("device", ()),
     "strong": ("strong", ()),
@@ -48,7 +47,9 @@ def test_every_profile_has_an_expectation() -> None:
 async def test_profile_through_local_decoder(name: str, play: EmulatedPlayIntegrity, emulated_app: EmulatedApp) -> None:
     device = EmulatedAndroidDevice(play, PACKAGE, profile=name)
     token = device.request_classic_integrity_token(NONCE)
-    decoder = LocalKeyDecoder(decryption_key=emulated_app.decryption_key, verification_key=emulated_app.verification_key)
+    decoder = LocalKeyDecoder(
+        decryption_key=emulated_app.decryption_key, verification_key=emulated_app.verification_key
+    )
     verdict = await decoder.decode(token, package_name=PACKAGE)
     app = emulated_app.android_app(allow_testing_responses=name == "testing")
     result = evaluate_verdict(verdict, app=app, nonce=NONCE)
@@ -75,7 +76,9 @@ async def test_profile_through_google(
 
 async def test_testing_response_refused_by_default(play: EmulatedPlayIntegrity, emulated_app: EmulatedApp) -> None:
     token = EmulatedAndroidDevice(play, PACKAGE, profile="testing").request_classic_integrity_token(NONCE)
-    decoder = LocalKeyDecoder(decryption_key=emulated_app.decryption_key, verification_key=emulated_app.verification_key)
+    decoder = LocalKeyDecoder(
+        decryption_key=emulated_app.decryption_key, verification_key=emulated_app.verification_key
+    )
     verdict = await decoder.decode(token, package_name=PACKAGE)
     with pytest.raises(PlayIntegrityError) as caught:
         evaluate_verdict(verdict, app=emulated_app.android_app(), nonce=NONCE)
@@ -84,12 +87,19 @@ async def test_testing_response_refused_by_default(play: EmulatedPlayIntegrity, 
 
 def test_signals_of_strong_profile(play: EmulatedPlayIntegrity, emulated_app: EmulatedApp) -> None:
     token = EmulatedAndroidDevice(play, PACKAGE, profile="strong").request_classic_integrity_token(NONCE)
-    decoder = LocalKeyDecoder(decryption_key=emulated_app.decryption_key, verification_key=emulated_app.verification_key)
-    result = evaluate_verdict(decoder.decode_sync(token, package_name=PACKAGE), app=emulated_app.android_app(), nonce=NONCE)
+    decoder = LocalKeyDecoder(
+        decryption_key=emulated_app.decryption_key, verification_key=emulated_app.verification_key
+    )
+    result = evaluate_verdict(
+        decoder.decode_sync(token, package_name=PACKAGE), app=emulated_app.android_app(), nonce=NONCE
+    )
     signals = result.signals
-    assert signals.app_recognized and signals.licensed and signals.play_protect_ok
+    assert signals.app_recognized
+    assert signals.licensed
+    assert signals.play_protect_ok
     assert signals.device_recall == (False, False, False)
     assert signals.sdk_version == 34
     assert signals.version_code == 42
     assert signals.apps_detected == ("KNOWN_INSTALLED",)
-    assert not signals.risky_apps and not signals.testing
+    assert not signals.risky_apps
+    assert not signals.testing
