@@ -1,0 +1,222 @@
+"""The decoded Play Integrity payload as typed, immutable values.
+
+Field names follow Google's ``TokenPayloadExternal`` (developer.android.com/google/play/integrity/verdicts).
+Enum-valued fields stay plain strings: Google adds values over time, and an unknown value must be kept and judged
+as "not a pass" rather than crash the parser. int64 fields arrive as JSON strings and are parsed strictly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app_integrity.errors import InputError, PlayIntegrityError
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+_INT64 = re.compile(r"-?[0-9]{1,19}")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDetails:
+    request_package_name: str
+    timestamp_millis: int
+    request_hash: str | None = None  # standard requests
+    nonce: str | None = None  # classic requests
+
+
+@dataclass(frozen=True, slots=True)
+class AppIntegrity:
+    app_recognition_verdict: str
+    package_name: str | None = None
+    certificate_sha256_digest: tuple[str, ...] = ()
+    version_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecall:
+    values: tuple[bool | None, bool | None, bool | None] = (None, None, None)
+    write_dates: tuple[int | None, int | None, int | None] = (None, None, None)  # yyyymm
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIntegrity:
+    device_recognition_verdict: tuple[str, ...] = ()
+    legacy_device_recognition_verdict: tuple[str, ...] | None = None
+    sdk_version: int | None = None  # deviceAttributes.sdkVersion
+    device_activity_level: str | None = None  # recentDeviceActivity.deviceActivityLevel
+    device_recall: DeviceRecall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDetails:
+    app_licensing_verdict: str
+    account_activity_level: str | None = None  # accountActivity.activityLevel
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentDetails:
+    play_protect_verdict: str | None = None
+    apps_detected: tuple[str, ...] | None = None  # appAccessRiskVerdict.appsDetected
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityVerdict:
+    """One decoded verdict: every field of Google's payload that a server can judge."""
+
+    request_details: RequestDetails
+    app_integrity: AppIntegrity | None
+    device_integrity: DeviceIntegrity | None
+    account_details: AccountDetails | None
+    environment_details: EnvironmentDetails | None
+    is_testing_response: bool
+
+
+def _fail(path: str, why: str) -> PlayIntegrityError:
+    return PlayIntegrityError("play.payload_invalid", f"verdict field {path} {why}")
+
+
+def _obj(parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> Mapping[str, Any] | None:
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise _fail(f"{path}.{key}", "is missing")
+        return None
+    if not isinstance(value, dict):
+        raise _fail(f"{path}.{key}", "is not an object")
+    return value
+
+
+def _str(parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise _fail(f"{path}.{key}", "is missing")
+        return None
+    if not isinstance(value, str):
+        raise _fail(f"{path}.{key}", "is not a string")
+    return value
+
+
+def _int64(parent: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> int | None:
+    # proto3 JSON: int64 is a decimal string; int32 is a number. Accept both spellings, nothing else.
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise _fail(f"{path}.{key}", "is missing")
+        return None
+    if isinstance(value, bool):
+        raise _fail(f"{path}.{key}", "is a boolean, not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT64.fullmatch(value):
+        return int(value)
+    raise _fail(f"{path}.{key}", "is not an integer (int64 fields are decimal strings)")
+
+
+def _strings(parent: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
+    value = parent.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(f"{path}.{key}", "is not a list of strings")
+    return tuple(value)
+
+
+def _bool(parent: Mapping[str, Any], key: str, path: str) -> bool | None:
+    value = parent.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _fail(f"{path}.{key}", "is not a boolean")
+    return value
+
+
+def _device_recall(raw: Mapping[str, Any] | None) -> DeviceRecall | None:
+    if raw is None:
+        return None
+    path = "deviceIntegrity.deviceRecall"
+    values = _obj(raw, "values", path) or {}
+    dates = _obj(raw, "writeDates", path) or {}
+    return DeviceRecall(
+        values=(
+            _bool(values, "bitFirst", path + ".values"),
+            _bool(values, "bitSecond", path + ".values"),
+            _bool(values, "bitThird", path + ".values"),
+        ),
+        write_dates=(
+            _int64(dates, "yyyymmFirst", path + ".writeDates"),
+            _int64(dates, "yyyymmSecond", path + ".writeDates"),
+            _int64(dates, "yyyymmThird", path + ".writeDates"),
+        ),
+    )
+
+
+def parse_verdict(payload: Mapping[str, Any] | bytes | str) -> IntegrityVerdict:
+    """Build an ``IntegrityVerdict`` from the payload JSON (object, or its bytes), or raise a typed error."""
+    if isinstance(payload, bytes | str):
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise InputError("input.too_large", f"verdict payload is over {MAX_PAYLOAD_BYTES} bytes")
+        try:
+            payload = json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            raise PlayIntegrityError("play.payload_invalid", "verdict payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise PlayIntegrityError("play.payload_invalid", "verdict payload is not a JSON object")
+
+    request = _obj(payload, "requestDetails", "payload", required=True) or {}
+    request_details = RequestDetails(
+        request_package_name=_str(request, "requestPackageName", "requestDetails", required=True) or "",
+        timestamp_millis=_int64(request, "timestampMillis", "requestDetails", required=True) or 0,
+        request_hash=_str(request, "requestHash", "requestDetails"),
+        nonce=_str(request, "nonce", "requestDetails"),
+    )
+
+    app_integrity = None
+    if (app := _obj(payload, "appIntegrity", "payload")) is not None:
+        app_integrity = AppIntegrity(
+            app_recognition_verdict=_str(app, "appRecognitionVerdict", "appIntegrity") or "",
+            package_name=_str(app, "packageName", "appIntegrity"),
+            certificate_sha256_digest=_strings(app, "certificateSha256Digest", "appIntegrity") or (),
+            version_code=_int64(app, "versionCode", "appIntegrity"),
+        )
+
+    device_integrity = None
+    if (device := _obj(payload, "deviceIntegrity", "payload")) is not None:
+        attributes = _obj(device, "deviceAttributes", "deviceIntegrity") or {}
+        activity = _obj(device, "recentDeviceActivity", "deviceIntegrity") or {}
+        device_integrity = DeviceIntegrity(
+            device_recognition_verdict=_strings(device, "deviceRecognitionVerdict", "deviceIntegrity") or (),
+            legacy_device_recognition_verdict=_strings(device, "legacyDeviceRecognitionVerdict", "deviceIntegrity"),
+            sdk_version=_int64(attributes, "sdkVersion", "deviceIntegrity.deviceAttributes"),
+            device_activity_level=_str(activity, "deviceActivityLevel", "deviceIntegrity.recentDeviceActivity"),
+            device_recall=_device_recall(_obj(device, "deviceRecall", "deviceIntegrity")),
+        )
+
+    account_details = None
+    if (account := _obj(payload, "accountDetails", "payload")) is not None:
+        account_activity = _obj(account, "accountActivity", "accountDetails") or {}
+        account_details = AccountDetails(
+            app_licensing_verdict=_str(account, "appLicensingVerdict", "accountDetails") or "",
+            account_activity_level=_str(account_activity, "activityLevel", "accountDetails.accountActivity"),
+        )
+
+    environment_details = None
+    if (environment := _obj(payload, "environmentDetails", "payload")) is not None:
+        risk = _obj(environment, "appAccessRiskVerdict", "environmentDetails")
+        environment_details = EnvironmentDetails(
+            play_protect_verdict=_str(environment, "playProtectVerdict", "environmentDetails"),
+            apps_detected=None if risk is None else (_strings(risk, "appsDetected", "appAccessRiskVerdict") or ()),
+        )
+
+    testing = _obj(payload, "testingDetails", "payload") or {}
+    return IntegrityVerdict(
+        request_details=request_details,
+        app_integrity=app_integrity,
+        device_integrity=device_integrity,
+        account_details=account_details,
+        environment_details=environment_details,
+        is_testing_response=bool(_bool(testing, "isTestingResponse", "testingDetails")),
+    )
