@@ -13,7 +13,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from tests.storage.conftest import SQL_BACKENDS, StoreFactory
 
 from app_integrity.errors import ConfigError, UnavailableError
 from app_integrity.storage import open_store
@@ -23,6 +22,7 @@ from app_integrity.storage.redis import RedisChallengeStore, decode_challenge, e
 from app_integrity.storage.schema import VERSION_TABLE, metadata
 from app_integrity.storage.split import SplitStore
 from app_integrity.storage.sql import MIGRATIONS, SQLStore
+from tests.storage.conftest import SQL_BACKENDS, StoreFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

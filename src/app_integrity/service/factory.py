@@ -21,6 +21,8 @@ async def open_service(settings: Settings) -> IntegrityService:
     store = open_store(settings.storage.url, redis_url=settings.storage.redis_url, base_dir=settings.server.data_dir)
     try:
         await store.migrate()
+        apple: AppleVerifier | None
+        android: AndroidVerifier | None
         if settings.emulated:
             apple, android = emulated_verifiers(settings)
         else:

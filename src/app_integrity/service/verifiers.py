@@ -6,7 +6,7 @@ Everything here is configuration bound to the pure verification functions; no ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from app_integrity.android import (
 )
 from app_integrity.apple import AppleApp
 from app_integrity.config import AndroidSettings, AppleSettings, Decoder
+from app_integrity.config import SecurityLevel as ConfigSecurityLevel
 from app_integrity.errors import ConfigError
 
 logger = logging.getLogger("app_integrity.service")
@@ -90,6 +91,7 @@ class AndroidVerifier:
     key_policy: KeyAttestationPolicy
     key_trust_roots: tuple[x509.Certificate, ...] | None = None
     revocation_fetcher: AsyncRevocationListFetcher | None = None
+    on_close: tuple[Callable[[], None], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: AndroidSettings, *, decoder: PlayDecoder | None = None) -> AndroidVerifier:
@@ -119,6 +121,8 @@ class AndroidVerifier:
         await self.decoder.aclose()
         if self.revocation_fetcher is not None:
             await self.revocation_fetcher.aclose()
+        for close in self.on_close:
+            close()
 
 
 def build_decoder(settings: AndroidSettings) -> PlayDecoder:
@@ -141,10 +145,16 @@ def build_decoder(settings: AndroidSettings) -> PlayDecoder:
     return GoogleApiDecoder.from_environment(**options)
 
 
+_SECURITY_LEVELS = {
+    ConfigSecurityLevel.TEE: SecurityLevel.TRUSTED_ENVIRONMENT,
+    ConfigSecurityLevel.STRONGBOX: SecurityLevel.STRONG_BOX,
+}
+
+
 def key_policy(settings: AndroidSettings) -> KeyAttestationPolicy:
     options = settings.key_attestation
     return KeyAttestationPolicy(
-        min_security_level=SecurityLevel(options.min_security_level.value),
+        min_security_level=_SECURITY_LEVELS[options.min_security_level],
         require_verified_boot=not options.allow_unlocked_bootloader,
         allowed_boot_keys=options.allowed_verified_boot_keys,
         min_os_patch_level=options.min_os_patch_level,
