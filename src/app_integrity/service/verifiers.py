@@ -5,7 +5,6 @@ Everything here is configuration bound to the pure verification functions; no ru
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +25,6 @@ from app_integrity.apple import AppleApp
 from app_integrity.config import AndroidSettings, AppleSettings, Decoder
 from app_integrity.config import SecurityLevel as ConfigSecurityLevel
 from app_integrity.errors import ConfigError
-
-logger = logging.getLogger("app_integrity.service")
 
 PlayDecoder = GoogleApiDecoder | LocalKeyDecoder
 
@@ -64,13 +61,8 @@ class AppleVerifier:
             AppleApp(team_id=settings.team_id, bundle_id=bundle, allow_development=settings.allow_development)
             for bundle in settings.bundle_ids
         )
+        # Overridden roots were announced loudly when the configuration was loaded.
         roots = load_roots(settings.trust_roots, key="apple.trust_roots") if settings.trust_roots else None
-        if roots:
-            logger.warning(
-                "apple.trust_roots is set: App Attest attestations and receipts are checked against %d "
-                "configured root(s) INSTEAD OF Apple's. Use this for staging and tests only.",
-                len(roots),
-            )
         return cls(apps=apps, trust_roots=roots, receipt_trust_roots=roots)
 
     def app_for(self, bundle_id: str) -> AppleApp | None:
@@ -134,11 +126,6 @@ def build_decoder(settings: AndroidSettings) -> PlayDecoder:
         return LocalKeyDecoder(decryption_key=settings.decryption_key, verification_key=settings.verification_key)
     options: dict[str, object] = {}
     if settings.google_endpoint:
-        logger.warning(
-            "android.google_endpoint is set: Play Integrity tokens are decoded by %s INSTEAD OF Google. "
-            "Use this for staging and tests only.",
-            settings.google_endpoint,
-        )
         options["endpoint"] = settings.google_endpoint
     if settings.service_account_file is not None:
         return GoogleApiDecoder.from_service_account_file(settings.service_account_file, **options)
