@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,7 +144,7 @@ class World:
 
     async def verify(
         self, *, action: str, method: str, path: str, body: bytes, header: str | None, subject: str | None = None
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         payload: dict[str, object] = {
             "action": action,
             "request": {"method": method, "path": path, "bodySha256": _sha256_b64url(body)},
@@ -154,7 +155,7 @@ class World:
             payload["subject"] = subject
         response = await self.client.post("/v1/verify", json=payload)
         assert response.status_code == 200, response.text
-        decision: dict[str, object] = response.json()
+        decision: dict[str, Any] = response.json()
         return decision
 
 

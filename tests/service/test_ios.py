@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import Any
 
 from app_integrity.testing.apple import EmulatedAppAttestService
 from app_integrity.testing.protocol import ios_header
@@ -30,7 +31,7 @@ class Phone:
 
     async def decide(
         self, header: str, *, body: bytes = BODY, path: str = PATH, action: str = "redeem"
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         return await self.world.verify(action=action, method="POST", path=path, body=body, header=header)
 
 
