@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from app_integrity.android import AndroidApp, verify_key_attestation
+from app_integrity.android.keyattestation import load_trust_roots
 from app_integrity.android.keyattestation.chain import clear_caches
 from app_integrity.testing.android.keystore import EmulatedKeyStore
 
@@ -91,7 +92,8 @@ def _cases() -> list[tuple[str, list[bytes], dict[str, Any]]]:
     keystore = EmulatedKeyStore()
     app = AndroidApp("com.example.bench", ["ab" * 32])
     key = keystore.generate_key(challenge="bench", package_name=app.package_name, signing_digests=["ab" * 32])
-    emulated_kwargs = {"challenge": "bench", "app": app, "trust_roots": [keystore.root_certificate]}
+    # Anchors built once, as a server does at start-up (a list of certificates would be decoded per call).
+    emulated_kwargs = {"challenge": "bench", "app": app, "trust_roots": load_trust_roots([keystore.root_certificate])}
     cases.append(("emulated RKP chain (P-384 CAs, P-256 leaf)", list(key.chain_der), emulated_kwargs))
     return cases
 

@@ -193,3 +193,12 @@ def test_attestation_application_id_of_a_real_device() -> None:
     assert [d.hex() for d in application.signature_digests] == [
         "f0fd6c5b410f25cb25c3b53346c8972fae30f8ee7411df910480ad6b2d60db83"
     ]
+
+
+def test_user_secure_id_as_integer_or_set() -> None:
+    as_integer = parse_key_description(_base(user_secure_id=7))
+    assert as_integer.hardware_enforced.user_secure_id == (7,)
+    as_set = bytes(core.SetOf(spec=core.Integer, value=[9, 8]).dump())
+    wrapped = bytes(parser.emit(2, 1, 502, as_set))
+    der = _with_hardware(_base(), lambda items: sorted([*items, (2, 1, 502, wrapped)], key=lambda e: e[2]))
+    assert parse_key_description(der).hardware_enforced.user_secure_id == (8, 9)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app_integrity.android import AndroidApp, KeyAttestationPolicy, verify_key_attestation
 from app_integrity.android.keyattestation import SecurityLevel, VerifiedBootState
-from app_integrity.errors import KeyAttestationError
+from app_integrity.errors import ConfigError, KeyAttestationError
 from app_integrity.testing.android.keystore import EmulatedKeyStore
 
 DIGEST = "cd" * 32
@@ -106,3 +106,8 @@ def test_key_id_is_the_hash_of_the_leaf_public_key(keystore: EmulatedKeyStore) -
     result = verify_key_attestation(key.chain, challenge="nonce", app=APP, trust_roots=[keystore.root_certificate])
     spki = key.private_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     assert result.key_id == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def test_a_bad_export_is_a_configuration_error(keystore: EmulatedKeyStore) -> None:
+    with pytest.raises(ConfigError):
+        EmulatedKeyStore.from_pem(keystore.root_pem())

@@ -99,9 +99,7 @@ def _from_cryptography(der: bytes) -> ChainCertificate:
         serial_number=certificate.serial_number,
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
-        spki=certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        if public_key is not None
-        else b"",
+        spki=public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo) if public_key else b"",
         public_key=public_key,
         key_description=extensions.get(KEY_DESCRIPTION_OID),
         provisioning_info=extensions.get(PROVISIONING_INFO_OID),

@@ -117,7 +117,10 @@ AUTHORIZATION_TAGS: dict[int, tuple[str, str]] = {
     400: ("active_date_time", "int"),
     401: ("origination_expire_date_time", "int"),
     402: ("usage_expire_date_time", "int"),
+    403: ("min_seconds_between_ops", "int"),
+    404: ("max_uses_per_boot", "int"),
     405: ("usage_count_limit", "int"),
+    502: ("user_secure_id", "sid"),
     503: ("no_auth_required", "null"),
     504: ("user_auth_type", "int"),
     505: ("auth_timeout", "int"),
@@ -151,6 +154,7 @@ AUTHORIZATION_TAGS: dict[int, tuple[str, str]] = {
 
 _KIND_SPEC: dict[str, Any] = {
     "int": core.Integer,
+    "sid": core.Integer,
     "ints": _IntegerSet,
     "null": core.Null,
     "bytes": core.OctetString,
@@ -226,7 +230,11 @@ class AuthorizationList:
     active_date_time: int | None = None
     origination_expire_date_time: int | None = None
     usage_expire_date_time: int | None = None
+    min_seconds_between_ops: int | None = None
+    max_uses_per_boot: int | None = None
     usage_count_limit: int | None = None
+    user_secure_id: tuple[int, ...] | None = None
+    """INTEGER in the current schema, SET OF INTEGER in Keymaster's: read either way."""
     no_auth_required: bool = False
     user_auth_type: int | None = None
     auth_timeout: int | None = None
@@ -376,6 +384,10 @@ def _octets(element: _Element, where: str) -> bytes:
 
 def _value(kind: str, der: bytes, where: str) -> Any:
     element = _single(der, where)
+    if kind == "sid":
+        kind = "int" if element[2] == 2 else "ints"
+        value = _value(kind, der, where)
+        return (value,) if kind == "int" else value
     tag, constructed = _UNIVERSAL[kind]
     if element[0] != 0 or element[2] != tag or element[1] != constructed:
         raise _malformed(f"{where} does not have the type its tag requires")

@@ -177,6 +177,9 @@ def _check_revocation(
 ) -> None:
     # Google's guide: check the revocation status of every certificate in the chain against the status list.
     for index, certificate in enumerate(certificates):
+        # A negative serial (RFC 5280 forbids it, some old certificates have one) cannot be in the hex-keyed list.
+        if certificate.serial_number < 0:
+            continue
         if revocations.is_revoked(certificate.serial_number, include_suspended=policy.refuse_suspended):
             entry = revocations.status(certificate.serial_number)
             status = entry.status if entry is not None else "REVOKED"

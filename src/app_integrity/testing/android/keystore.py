@@ -36,6 +36,7 @@ from app_integrity.android.keyattestation.description import (
     SecurityLevel,
     VerifiedBootState,
 )
+from app_integrity.errors import ConfigError
 from app_integrity.testing._certs import Extension, SigningKey, issue_certificate, name
 
 Provisioning = Literal["factory", "rkp"]
@@ -169,10 +170,13 @@ class EmulatedKeyStore:
 
     @classmethod
     def from_pem(cls, data: bytes, *, now: datetime | None = None) -> EmulatedKeyStore:
-        certificate = x509.load_pem_x509_certificates(data)[0]
-        key = serialization.load_pem_private_key(data, password=None)
+        try:
+            certificate = x509.load_pem_x509_certificates(data)[0]
+            key = serialization.load_pem_private_key(data, password=None)
+        except ValueError as exc:
+            raise ConfigError("config.invalid", "not an emulated KeyStore export (PEM certificate and key)") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError("the emulated KeyStore's root key is an EC key")
+            raise ConfigError("config.invalid", "the emulated KeyStore's root key is an EC key")
         return cls(root_key=key, root_certificate=certificate, now=now)
 
     # --- intermediates: shared by every key of a provisioning shape and security level, as on real devices ---
