@@ -26,3 +26,7 @@ service.register(app)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -255,8 +255,8 @@ def _server(table: _Table, env: Mapping[str, str]) -> ServerSettings:
 def _storage(table: _Table, data_dir: Path) -> StorageSettings:
     url = table.string("url", f"sqlite:///{data_dir / DEFAULT_DATABASE}")
     scheme = urlsplit(url).scheme
-    if scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
-        raise ConfigError("config.invalid", f"storage.url: scheme {scheme!r} is not sqlite or postgresql")
+    if scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres", "memory"):
+        raise ConfigError("config.invalid", f"storage.url: scheme {scheme!r} is not sqlite, postgresql or memory")
     if scheme.startswith("sqlite"):
         url = _absolute_sqlite_url(url, table.base_dir, "storage.url")
     redis_url = table.string("redis_url", None)

@@ -28,6 +28,9 @@ from app_integrity.testing.android.fake_google import FakeGoogleApi, FakeGoogleS
 from app_integrity.testing.android.keystore import EmulatedKeyStore
 from app_integrity.testing.android.play import EmulatedAndroidDevice, EmulatedApp, EmulatedPlayIntegrity
 from app_integrity.testing.apple import EmulatedAppAttestService, EmulatedAppleCA
+from tests.storage.conftest import pg_schema_url, redis_prefix
+
+__all__ = ["pg_schema_url", "redis_prefix"]  # the storage suite's PostgreSQL and Redis fixtures, reused here
 
 TEAM_ID = "TEAMID1234"
 BUNDLE_ID = "com.example.app"

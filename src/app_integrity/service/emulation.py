@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from app_integrity.android import GoogleApiDecoder, KeyAttestationPolicy
+from app_integrity.android.keyattestation import load_trust_roots
 from app_integrity.config import Settings
 from app_integrity.service.verifiers import AndroidVerifier, AppleVerifier
 from app_integrity.testing.android.fake_google import FakeGoogleApi, FakeGoogleServer, write_service_account_file
@@ -34,7 +35,7 @@ def emulated_verifiers(settings: Settings) -> tuple[AppleVerifier, AndroidVerifi
         decoder=decoder,
         max_token_age_seconds=300,
         key_policy=KeyAttestationPolicy(),
-        key_trust_roots=(state.keystore.root_certificate,),
+        key_trust_roots=load_trust_roots([state.keystore.root_certificate]),
         revocation_fetcher=None,
         on_close=(google.stop,),
     )

@@ -21,6 +21,7 @@ from app_integrity.android import (
     RevocationList,
     SecurityLevel,
 )
+from app_integrity.android.keyattestation import TrustAnchors, load_trust_roots
 from app_integrity.apple import AppleApp
 from app_integrity.config import AndroidSettings, AppleSettings, Decoder
 from app_integrity.config import SecurityLevel as ConfigSecurityLevel
@@ -81,7 +82,7 @@ class AndroidVerifier:
     decoder: PlayDecoder
     max_token_age_seconds: int
     key_policy: KeyAttestationPolicy
-    key_trust_roots: tuple[x509.Certificate, ...] | None = None
+    key_trust_roots: TrustAnchors | None = None  # None: Google's pinned roots
     revocation_fetcher: AsyncRevocationListFetcher | None = None
     on_close: tuple[Callable[[], None], ...] = ()
 
@@ -93,7 +94,9 @@ class AndroidVerifier:
             max_token_age_seconds=settings.max_token_age_seconds,
             key_policy=key_policy(settings),
             key_trust_roots=(
-                load_roots(settings.key_attestation_trust_roots, key="android.key_attestation_trust_roots")
+                load_trust_roots(
+                    load_roots(settings.key_attestation_trust_roots, key="android.key_attestation_trust_roots")
+                )
                 if settings.key_attestation_trust_roots
                 else None
             ),
