@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 serve: $(BIN)/.installed
-	$(BIN)/app-integrity sample
+	$(BIN)/app-integrity serve --emulated
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app_integrity.android.play.jose import aes256_gcm_decrypt, aes_kw_unwrap, decrypt_jwe, verify_jws
 from app_integrity.errors import InputError, PlayIntegrityError
-
-if TYPE_CHECKING:
-    from tests.conftest import require_shared
-else:
-    from conftest import require_shared
+from tests.conftest import require_shared
 
 pytestmark = pytest.mark.vectors
 REFUSED = (PlayIntegrityError, InputError)
