@@ -159,7 +159,10 @@ def _remote() -> None:
         state = save_state(api, Path(folder) / "state.json")
         fake = context.Process(target=serve_saved_state, args=(str(state), child_end))
         fake.start()
+        child_end.close()  # so a fake that dies ends recv() with EOFError instead of hanging
         try:
+            if not control.poll(60):
+                raise RuntimeError("the fake Google API did not start")
             port = int(control.recv())
             document = json.loads(key_file.read_text())
             document["token_uri"] = f"http://127.0.0.1:{port}/token"

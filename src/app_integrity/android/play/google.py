@@ -37,6 +37,7 @@ DEFAULT_ENDPOINT = "https://playintegrity.googleapis.com"
 _MAX_RESPONSE_BYTES = 256 * 1024
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
 _CONNECTIONS_PER_POOL = 8
+_REFRESH_TIMEOUT = 30.0
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
@@ -91,9 +92,11 @@ class GoogleApiDecoder:
             for _ in range(pools)
         ]
         self._turn = itertools.cycle(self._clients)
-        self._auth_client = httpx.Client(timeout=timeout, verify=tls)
+        # The refresh has its own timeout: it outlives a caller's deadline (see _bearer).
+        self._auth_client = httpx.Client(timeout=_REFRESH_TIMEOUT, verify=tls)
         self._auth_request = HttpxAuthRequest(self._auth_client)
         self._refresh_lock = asyncio.Lock()
+        self._refresh: asyncio.Future[None] | None = None
         self._stale_token: str | None = None
         self._random = random.SystemRandom()
 
@@ -142,8 +145,14 @@ class GoogleApiDecoder:
             token = self._credentials.token
             if self._credentials.valid and token is not None and token != self._stale_token:
                 return token
+            # One refresh at a time, in a worker thread (google-auth is synchronous). It is shielded: a caller
+            # whose deadline passes stops waiting, but the refresh goes on and the next caller waits for it
+            # instead of starting a second one on the same credentials.
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.ensure_future(asyncio.to_thread(self._credentials.refresh, self._auth_request))
+            refresh = self._refresh
             try:
-                await asyncio.to_thread(self._credentials.refresh, self._auth_request)
+                await asyncio.shield(refresh)
             except (auth_exceptions.RefreshError, auth_exceptions.TransportError) as exc:
                 raise UnavailableError(
                     "google.unavailable", f"could not obtain an OAuth access token: {type(exc).__name__}"

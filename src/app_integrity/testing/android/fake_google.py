@@ -61,6 +61,7 @@ class FakeGoogleApi:
     play: EmulatedPlayIntegrity
     access_token_lifetime: int = 3600
     latency: float = 0.0
+    token_latency: float = 0.0
     service_accounts: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)
     faults: deque[int] = field(default_factory=deque)
@@ -87,6 +88,8 @@ class FakeGoogleApi:
 
     async def _token(self, request: Request) -> Response:
         self.token_requests += 1
+        if self.token_latency:
+            await asyncio.sleep(self.token_latency)
         # application/x-www-form-urlencoded, parsed here so the fake needs no multipart library.
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         if form.get("grant_type") != _JWT_BEARER:
