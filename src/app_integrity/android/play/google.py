@@ -18,12 +18,10 @@ import itertools
 import json
 import random
 import re
-import ssl
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-import certifi
 import httpx
 from google.auth import exceptions as auth_exceptions
 
@@ -82,7 +80,7 @@ class GoogleApiDecoder:
         # used in turn: the same N connections, a fraction of the bookkeeping (bench/bench_play.py measures it).
         pools = max(1, -(-max_connections // _CONNECTIONS_PER_POOL))
         per_pool = -(-max_connections // pools)
-        tls = ssl.create_default_context(cafile=certifi.where())  # loaded once, shared by every pool
+        tls = httpx.create_ssl_context()  # the CA bundle is loaded once, shared by every pool
         self._clients = [
             httpx.AsyncClient(
                 timeout=timeout,
