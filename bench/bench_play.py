@@ -41,7 +41,7 @@ from app_integrity.testing.android.play import PROFILES, EmulatedPlayIntegrity
 PACKAGE = "com.example.app"
 NONCE = "YmVuY2htYXJrIG5vbmNlIGZvciBwbGF5IGludGVncml0eQ"
 LATENCY = 0.05
-CONCURRENCY = 48
+CONCURRENCY = 64
 REMOTE_OPS = 3000
 
 

@@ -34,7 +34,7 @@ SCOPE = "https://www.googleapis.com/auth/playintegrity"
 DEFAULT_ENDPOINT = "https://playintegrity.googleapis.com"
 _MAX_RESPONSE_BYTES = 256 * 1024
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
-_CONNECTIONS_PER_POOL = 8
+_CONNECTIONS_PER_POOL = 4
 _REFRESH_TIMEOUT = 30.0
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
