@@ -57,3 +57,4 @@ def _no_leftover_faults(fake_api: FakeGoogleApi) -> Iterator[None]:
     yield
     fake_api.faults.clear()
     fake_api.latency = 0.0
+    fake_api.token_latency = 0.0

@@ -229,3 +229,18 @@ def test_environment_credentials(
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/credentials.json")
     with pytest.raises(ConfigError):
         GoogleApiDecoder.from_environment()
+
+
+async def test_slow_refresh_outlives_a_deadline_and_is_not_repeated(
+    play: EmulatedPlayIntegrity, fake_api: FakeGoogleApi, fake_server: FakeGoogleServer, service_account_file: Path
+) -> None:
+    fake_api.token_latency = 0.6
+    before = fake_api.token_requests
+    async with _decoder(service_account_file, fake_server, timeout=0.3) as decoder:
+        with pytest.raises(UnavailableError) as caught:
+            await decoder.decode(_token(play, "early"), package_name=PACKAGE)
+        assert caught.value.code == "google.unavailable"
+        await asyncio.sleep(0.6)  # the refresh started by the first call finishes meanwhile
+        verdict = await decoder.decode(_token(play, "later"), package_name=PACKAGE)
+    assert verdict.request_details.request_hash == "later"
+    assert fake_api.token_requests == before + 1

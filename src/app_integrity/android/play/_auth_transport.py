@@ -51,7 +51,7 @@ class HttpxAuthRequest:
     ) -> _Response:
         try:
             response = self._client.request(
-                method, url, content=body, headers=dict(headers or {}), timeout=timeout or 10.0
+                method, url, content=body, headers=dict(headers or {}), timeout=timeout or self._client.timeout
             )
         except httpx.HTTPError as exc:
             raise _TRANSPORT_ERROR(f"token endpoint unreachable: {type(exc).__name__}") from exc

@@ -7,13 +7,14 @@ That first step raises; everything after it is a graded result (tier, failed che
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from app_integrity._clock import resolve_now
-from app_integrity._encoding import decode_base64
+from app_integrity._encoding import b64url
 from app_integrity.android.app import AndroidApp
 from app_integrity.android.play.values import (
     AccountActivity,
@@ -132,11 +133,17 @@ def _tier(verdict: IntegrityVerdict) -> Tier:
     return "none"
 
 
-def _digest_bytes(value: str) -> bytes | None:
-    try:
-        return decode_base64(value, field="certificateSha256Digest", max_bytes=64)
-    except InputError:
-        return None
+_STANDARD_TO_URLSAFE = str.maketrans("+/", "-_")
+
+
+@functools.lru_cache(maxsize=64)
+def _allowed_digests(digests: tuple[bytes, ...]) -> frozenset[str]:
+    # Google sends certificateSha256Digest as unpadded base64url; compare in that spelling.
+    return frozenset(b64url(d) for d in digests)
+
+
+def _normalised_digest(value: str) -> str:
+    return value.rstrip("=").translate(_STANDARD_TO_URLSAFE)
 
 
 def evaluate_verdict(
@@ -181,9 +188,9 @@ def evaluate_verdict(
     # binary; absent means the check is not passed.
     if app_part is None or app_part.package_name != app.package_name:
         failed.append("play.app_package_mismatch")
-    digests = [_digest_bytes(d) for d in app_part.certificate_sha256_digest] if app_part else []
-    allowed = set(app.certificate_sha256)
-    if not digests or any(d is None or d not in allowed for d in digests):
+    digests = [_normalised_digest(d) for d in app_part.certificate_sha256_digest] if app_part else []
+    allowed = _allowed_digests(app.certificate_sha256)
+    if not digests or any(d not in allowed for d in digests):
         failed.append("play.certificate_mismatch")
     version_code = app_part.version_code if app_part else None
     if app.min_version_code is not None and (version_code is None or version_code < app.min_version_code):

@@ -14,6 +14,7 @@ The token is never logged nor put into an error message.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import re
@@ -33,6 +34,8 @@ SCOPE = "https://www.googleapis.com/auth/playintegrity"
 DEFAULT_ENDPOINT = "https://playintegrity.googleapis.com"
 _MAX_RESPONSE_BYTES = 256 * 1024
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
+_CONNECTIONS_PER_POOL = 4
+_REFRESH_TIMEOUT = 30.0
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
@@ -49,7 +52,7 @@ class Credentials(Protocol):
 
 
 class GoogleApiDecoder:
-    """Decode Standard (and classic) tokens through Google's API, over one pooled async HTTP client.
+    """Decode Standard (and classic) tokens through Google's API, over pooled keep-alive HTTP connections.
 
     The access token is cached by the credentials object and refreshed by google-auth shortly before it expires;
     the refresh runs in a worker thread, one at a time, so concurrent requests wait for the same refresh.
@@ -72,13 +75,26 @@ class GoogleApiDecoder:
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff = backoff
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
-        self._auth_client = httpx.Client(timeout=timeout)
+        # httpcore's pool scans every one of its connections on each request (expiry checks with a poll() each),
+        # so one pool of N connections costs O(N) per request. Connections are therefore spread over small pools,
+        # used in turn: the same N connections, a fraction of the bookkeeping (bench/bench_play.py measures it).
+        pools = max(1, -(-max_connections // _CONNECTIONS_PER_POOL))
+        per_pool = -(-max_connections // pools)
+        tls = httpx.create_ssl_context()  # the CA bundle is loaded once, shared by every pool
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=timeout,
+                verify=tls,
+                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+            )
+            for _ in range(pools)
+        ]
+        self._turn = itertools.cycle(self._clients)
+        # The refresh has its own timeout: it outlives a caller's deadline (see _bearer).
+        self._auth_client = httpx.Client(timeout=_REFRESH_TIMEOUT, verify=tls)
         self._auth_request = HttpxAuthRequest(self._auth_client)
         self._refresh_lock = asyncio.Lock()
+        self._refresh: asyncio.Future[None] | None = None
         self._stale_token: str | None = None
         self._random = random.SystemRandom()
 
@@ -114,7 +130,8 @@ class GoogleApiDecoder:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
         self._auth_client.close()
 
     async def _bearer(self) -> str:
@@ -126,8 +143,14 @@ class GoogleApiDecoder:
             token = self._credentials.token
             if self._credentials.valid and token is not None and token != self._stale_token:
                 return token
+            # One refresh at a time, in a worker thread (google-auth is synchronous). It is shielded: a caller
+            # whose deadline passes stops waiting, but the refresh goes on and the next caller waits for it
+            # instead of starting a second one on the same credentials.
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.ensure_future(asyncio.to_thread(self._credentials.refresh, self._auth_request))
+            refresh = self._refresh
             try:
-                await asyncio.to_thread(self._credentials.refresh, self._auth_request)
+                await asyncio.shield(refresh)
             except (auth_exceptions.RefreshError, auth_exceptions.TransportError) as exc:
                 raise UnavailableError(
                     "google.unavailable", f"could not obtain an OAuth access token: {type(exc).__name__}"
@@ -147,21 +170,24 @@ class GoogleApiDecoder:
         if not _PACKAGE_NAME.fullmatch(package_name):
             raise InputError("input.invalid_argument", f"{package_name!r} is not an Android package name")
         url = f"{self._endpoint}/v1/{package_name}:decodeIntegrityToken"
+        body = json.dumps({"integrityToken": token}).encode()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         last = "no attempt"
+        bearer = ""
         for attempt in range(self._max_attempts):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
             try:
-                bearer = await asyncio.wait_for(self._bearer(), remaining)
-                response = await self._client.post(
-                    url,
-                    json={"integrityToken": token},
-                    headers={"Authorization": f"Bearer {bearer}"},
-                    timeout=max(deadline - loop.time(), 0.001),
-                )
+                async with asyncio.timeout(remaining):
+                    bearer = await self._bearer()
+                    response = await next(self._turn).post(
+                        url,
+                        content=body,
+                        headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+                        timeout=max(deadline - loop.time(), 0.001),
+                    )
             except (TimeoutError, httpx.TimeoutException):
                 last = "timeout"
             except httpx.TransportError as exc:

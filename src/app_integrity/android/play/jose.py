@@ -9,10 +9,9 @@ measured at a fraction of a general JOSE library's per-token overhead (see ``ben
 
 from __future__ import annotations
 
-import base64
 import binascii
+import functools
 import json
-import re
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -25,7 +24,8 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from app_integrity.errors import InputError, PlayIntegrityError
 
 MAX_TOKEN_CHARS = 32 * 1024
-_B64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_MAX_HEADER = 1024  # bounds the header cache's memory too
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 # Header members that would make the token choose its own keys or processing: refused outright.
 _FORBIDDEN_JWE = frozenset({"zip", "crit", "jku", "jwk", "x5u", "x5c", "epk", "apu", "apv", "p2s", "p2c", "iv", "tag"})
@@ -33,11 +33,14 @@ _FORBIDDEN_JWS = frozenset({"crit", "jku", "jwk", "x5u", "x5c", "b64"})
 
 
 def _b64url(segment: bytes, what: str) -> bytes:
-    # RFC 7515 §2: base64url without padding; anything else is not a compact serialization.
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+    # RFC 7515 §2: base64url without padding. binascii's strict mode refuses any character outside the alphabet;
+    # the standard-alphabet characters and padding are refused first, so only base64url gets through.
+    if b"+" in segment or b"/" in segment or b"=" in segment or len(segment) % 4 == 1:
         raise PlayIntegrityError("play.token_malformed", f"the {what} is not base64url")
     try:
-        return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+        return binascii.a2b_base64(
+            segment.translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4), strict_mode=True
+        )
     except (binascii.Error, ValueError) as exc:
         raise PlayIntegrityError("play.token_malformed", f"the {what} is not base64url") from exc
 
@@ -57,6 +60,34 @@ def _header(segment: bytes, what: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise PlayIntegrityError("play.token_malformed", f"the {what} is not a JSON object")
     return header
+
+
+@functools.lru_cache(maxsize=16)
+def _check_jwe_header(segment: bytes) -> None:
+    """Validate a protected JWE header; Google sends the same few bytes every time, so a pass is cached."""
+    header = _header(segment, "JWE header")
+    # RFC 7516 §5.2 step 3: the header determines the algorithms; we accept one pair and no extensions.
+    if header.get("alg") != "A256KW" or header.get("enc") != "A256GCM":
+        raise PlayIntegrityError(
+            "play.algorithm_not_allowed",
+            f"JWE alg/enc are {header.get('alg')!r}/{header.get('enc')!r}; only A256KW/A256GCM are accepted",
+        )
+    forbidden = sorted(_FORBIDDEN_JWE.intersection(header))
+    if forbidden:
+        raise PlayIntegrityError("play.algorithm_not_allowed", f"JWE header carries {', '.join(forbidden)}")
+
+
+@functools.lru_cache(maxsize=16)
+def _check_jws_header(segment: bytes) -> None:
+    """Validate a protected JWS header (cached like the JWE one: failures are never cached)."""
+    header = _header(segment, "JWS header")
+    if header.get("alg") != "ES256":
+        raise PlayIntegrityError(
+            "play.algorithm_not_allowed", f"JWS alg is {header.get('alg')!r}; only ES256 is accepted"
+        )
+    forbidden = sorted(_FORBIDDEN_JWS.intersection(header))
+    if forbidden:
+        raise PlayIntegrityError("play.algorithm_not_allowed", f"JWS header carries {', '.join(forbidden)}")
 
 
 def _split(token: bytes | str, parts: int, what: str) -> list[bytes]:
@@ -96,16 +127,9 @@ def aes256_gcm_decrypt(key: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad
 def decrypt_jwe(token: bytes | str, decryption_key: bytes) -> bytes:
     """Decrypt a compact JWE that uses exactly ``alg: A256KW`` and ``enc: A256GCM``; return the plaintext."""
     protected, encrypted_key, iv, ciphertext, tag = _split(token, 5, "integrity token")
-    header = _header(protected, "JWE header")
-    # RFC 7516 §5.2 step 3: the header determines the algorithms; we accept one pair and no extensions.
-    if header.get("alg") != "A256KW" or header.get("enc") != "A256GCM":
-        raise PlayIntegrityError(
-            "play.algorithm_not_allowed",
-            f"JWE alg/enc are {header.get('alg')!r}/{header.get('enc')!r}; only A256KW/A256GCM are accepted",
-        )
-    forbidden = sorted(_FORBIDDEN_JWE.intersection(header))
-    if forbidden:
-        raise PlayIntegrityError("play.algorithm_not_allowed", f"JWE header carries {', '.join(forbidden)}")
+    if len(protected) > _MAX_HEADER:
+        raise PlayIntegrityError("play.token_malformed", "the JWE header is implausibly long")
+    _check_jwe_header(protected)
     wrapped = _b64url(encrypted_key, "JWE encrypted key")
     if len(wrapped) != 40:
         raise PlayIntegrityError("play.token_malformed", "the JWE encrypted key is not a wrapped 256-bit key")
@@ -119,14 +143,9 @@ def decrypt_jwe(token: bytes | str, decryption_key: bytes) -> bytes:
 def verify_jws(token: bytes | str, verification_key: ec.EllipticCurvePublicKey) -> bytes:
     """Verify a compact JWS that uses exactly ``alg: ES256`` with the one configured key; return the payload."""
     protected, payload, signature = _split(token, 3, "signed verdict")
-    header = _header(protected, "JWS header")
-    if header.get("alg") != "ES256":
-        raise PlayIntegrityError(
-            "play.algorithm_not_allowed", f"JWS alg is {header.get('alg')!r}; only ES256 is accepted"
-        )
-    forbidden = sorted(_FORBIDDEN_JWS.intersection(header))
-    if forbidden:
-        raise PlayIntegrityError("play.algorithm_not_allowed", f"JWS header carries {', '.join(forbidden)}")
+    if len(protected) > _MAX_HEADER:
+        raise PlayIntegrityError("play.token_malformed", "the JWS header is implausibly long")
+    _check_jws_header(protected)
     raw_signature = _b64url(signature, "JWS signature")
     # RFC 7518 §3.4: the ES256 signature is R || S, 32 bytes each (not DER).
     if len(raw_signature) != 64:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -21,14 +22,22 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -52,14 +61,15 @@ class FakeGoogleApi:
     play: EmulatedPlayIntegrity
     access_token_lifetime: int = 3600
     latency: float = 0.0
-    service_accounts: dict[str, RSAKey] = field(default_factory=dict)
+    token_latency: float = 0.0
+    service_accounts: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)
     faults: deque[int] = field(default_factory=deque)
     token_requests: int = 0
     decode_requests: int = 0
 
     def add_service_account(self, email: str, private_key: rsa.RSAPrivateKey) -> None:
-        self.service_accounts[email] = RSAKey.import_key(private_key.public_key())
+        self.service_accounts[email] = private_key.public_key()
 
     def fail_next(self, status: int, times: int = 1) -> None:
         """The next ``times`` decode calls answer ``status`` (429, 500, 503 ...) before any other check."""
@@ -78,6 +88,8 @@ class FakeGoogleApi:
 
     async def _token(self, request: Request) -> Response:
         self.token_requests += 1
+        if self.token_latency:
+            await asyncio.sleep(self.token_latency)
         # application/x-www-form-urlencoded, parsed here so the fake needs no multipart library.
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         if form.get("grant_type") != _JWT_BEARER:
@@ -90,7 +102,7 @@ class FakeGoogleApi:
             key = self.service_accounts.get(unverified.get("iss", ""))
             if key is None:
                 return _oauth_error("invalid_grant", "Invalid JWT: unknown service account.")
-            token = jwt.decode(assertion, key, algorithms=["RS256"])
+            token = jwt.decode(assertion, RSAKey.import_key(key), algorithms=["RS256"])
         except (JoseError, ValueError, IndexError, AttributeError):
             return _oauth_error("invalid_grant", "Invalid JWT Signature.")
         claims = token.claims
@@ -150,12 +162,49 @@ def _api_error(status: int, message: str) -> Response:
     return JSONResponse({"error": {"code": status, "message": message, "status": name}}, status_code=status)
 
 
+def save_state(api: FakeGoogleApi, path: str | Path) -> Path:
+    """Write what a fake in another process needs: Google's token keys, service-account public keys, latency."""
+    document = {
+        "google_decryption_key": base64.b64encode(api.play.google_decryption_key).decode(),
+        "google_signing_key": api.play.google_signing_key.private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+        ).decode(),
+        "service_accounts": {
+            email: key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+            for email, key in api.service_accounts.items()
+        },
+        "latency": api.latency,
+    }
+    target = Path(path)
+    target.write_text(json.dumps(document), encoding="utf-8")
+    return target
+
+
+def load_state(path: str | Path) -> FakeGoogleApi:
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    signing_key = load_pem_private_key(document["google_signing_key"].encode(), password=None)
+    if not isinstance(signing_key, ec.EllipticCurvePrivateKey):
+        raise TypeError("google_signing_key must be an EC private key")
+    play = EmulatedPlayIntegrity(
+        google_decryption_key=base64.b64decode(document["google_decryption_key"]), google_signing_key=signing_key
+    )
+    api = FakeGoogleApi(play, latency=float(document["latency"]))
+    for email, pem in document["service_accounts"].items():
+        public_key = load_pem_public_key(pem.encode())
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise TypeError(f"service account {email} must have an RSA key")
+        api.service_accounts[email] = public_key
+    return api
+
+
 class FakeGoogleServer:
     """Serve a ``FakeGoogleApi`` on ``127.0.0.1:<free port>`` from a background thread (a context manager)."""
 
     def __init__(self, api: FakeGoogleApi) -> None:
         self.api = api
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP, and
+        # without it Nagle plus delayed ACKs add ~40 ms to every response.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
@@ -220,3 +269,14 @@ def write_service_account_file(
     target = Path(path)
     target.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return target
+
+
+def serve_saved_state(path: str, control: Connection) -> None:
+    """Run a fake saved with ``save_state`` until told to stop: the target of a separate process.
+
+    Sends the port on ``control`` once listening, and stops when anything arrives on it (or it closes).
+    """
+    with FakeGoogleServer(load_state(path)) as server:
+        control.send(server.port)
+        with contextlib.suppress(EOFError):
+            control.recv()

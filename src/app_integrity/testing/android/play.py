@@ -132,8 +132,8 @@ class EmulatedPlayIntegrity:
     google_decryption_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     google_signing_key: ec.EllipticCurvePrivateKey = field(default_factory=_new_signing_key)
     apps: dict[str, EmulatedApp] = field(default_factory=dict)
-    _decoded: set[bytes] = field(default_factory=set)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _decoded: set[bytes] = field(default_factory=set, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def register_app(self, package_name: str, *, version_code: int = 1) -> EmulatedApp:
         app = EmulatedApp(
