@@ -118,7 +118,7 @@ def parse_receipt(raw: bytes) -> ParsedReceipt:
         if kind in fields:
             raise _invalid(f"field {kind} appears twice")
         version, position = _der.read(body, position)
-        _der.integer(version)
+        _der.expect(version, _der.UNIVERSAL, _der.INTEGER, constructed=False)
         value, position = _der.read(body, position)
         if position != len(body):
             raise _der.malformed("a receipt attribute is not (type, version, value)")
