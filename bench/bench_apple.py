@@ -92,13 +92,13 @@ def main() -> None:
     rows = [
         (
             "assertion",
-            *paired(assertion_op, assertion_floor, runs=400, repeats=25),
+            *paired(assertion_op, assertion_floor, runs=200, repeats=80),
             ASSERTION_TARGET,
             "one ECDSA P-256 verify",
         ),
         (
             "attestation",
-            *paired(attestation_op, attestation_floor, runs=40, repeats=25),
+            *paired(attestation_op, attestation_floor, runs=20, repeats=80),
             ATTESTATION_TARGET,
             "leaf signature check by the P-384 intermediate",
         ),
