@@ -4,8 +4,9 @@
 - attestation: ``verify_attestation`` on a real device's attestation vs the leaf certificate's signature check by
   the P-384 intermediate (the intermediate-to-root check is the same for every device and is cached).
 
-Each operation and its floor run in alternating batches and the fastest batch of each counts, so that load from
-other processes on the machine disturbs both alike. Targets: assertion <= 1.3x its floor, attestation <= 1.5x.
+Each operation and its floor run in alternating batches timed in process CPU time, and the fastest batch of each
+counts, so that load from other processes on the machine disturbs both alike. Targets: assertion <= 1.3x its
+floor, attestation <= 1.5x.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ATTESTATION_TARGET = 1.5
 def paired(
     operation: Callable[[], object], floor: Callable[[], object], *, runs: int, repeats: int
 ) -> tuple[float, float]:
-    """Best per-call time (seconds) of ``operation`` and of ``floor``, measured in alternating batches."""
+    """Best per-call CPU time (seconds) of ``operation`` and of ``floor``, measured in alternating batches."""
     operation()
     floor()
     best = [float("inf"), float("inf")]

@@ -101,6 +101,14 @@ def _verify_chain(x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: dat
     # The intermediate's key is loaded once (cached with it): only the leaf's signature is checked per call.
     if leaf.issuer != issuer.subject or not signature_valid(issuer.public_key, leaf):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is not issued by x5c[1]")
+    try:
+        constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    except ValueError as exc:
+        raise _malformed("the credential certificate's extensions do not parse") from exc
+    if constraints is not None and constraints.ca:
+        raise AppleError("apple.certificate_chain_invalid", "the credential certificate is a CA certificate")
     root = issuer.root
     check_validity(
         [
