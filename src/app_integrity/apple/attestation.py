@@ -46,6 +46,8 @@ ENVIRONMENTS = {AAGUID_DEVELOPMENT: "development", AAGUID_PRODUCTION: "productio
 _COSE_KTY, _COSE_ALG, _COSE_CRV, _COSE_X, _COSE_Y = 1, 3, -1, -2, -3
 
 _issuers = IssuerCache()
+# Receipt fields an attestation compares: app id, attested certificate, client data hash, receipt type.
+_RECEIPT_FIELDS = frozenset((2, 3, 4, 6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ def _cose_point(cose_key: dict[Any, Any]) -> bytes:
 def _check_receipt(receipt: bytes, *, app: AppleApp, leaf_der: bytes, client_hash: bytes) -> None:
     # The receipt's signature is verify_receipt's job (the service calls it when it stores or refreshes one);
     # here it must parse and name the same app, key and client data.
-    parsed = parse_receipt(receipt)
+    parsed = parse_receipt(receipt, only=_RECEIPT_FIELDS)
     if receipt_type(parsed) is not ReceiptType.ATTEST:
         raise AppleError("apple.receipt_invalid", "the attestation's receipt is not an ATTEST receipt")
     if receipt_app_id(parsed) != app.app_id:
