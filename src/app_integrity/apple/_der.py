@@ -79,6 +79,25 @@ def read(data: bytes, position: int) -> tuple[Element, int]:
     return (identifier >> 6, (identifier >> 5) & 1, identifier & 0x1F, data[start:end]), end
 
 
+def octet_string_at(data: bytes, position: int) -> bytes:
+    """The OCTET STRING starting at ``position``: primitive, or constructed (BER chunks), in which case the
+    chunks are read one by one up to the end-of-contents octets instead of scanning the element twice."""
+    identifier, start, length = _header(data, position)
+    if identifier & 0x1F != OCTET_STRING or identifier >> 6 != UNIVERSAL:
+        raise malformed(f"expected an OCTET STRING at offset {position}")
+    if length is not None:
+        element, _ = read(data, position)
+        return octet_string(element)
+    chunks: list[bytes] = []
+    position = start
+    while data[position : position + 2] != b"\x00\x00":
+        if len(chunks) > 4096 or position >= len(data):
+            raise malformed("a chunked OCTET STRING has no end")
+        chunk, position = read(data, position)
+        chunks.append(octet_string(chunk, 1))
+    return b"".join(chunks)
+
+
 def elements(data: bytes) -> list[Element]:
     """The consecutive elements that make up ``data`` (the contents of a constructed element)."""
     found: list[Element] = []

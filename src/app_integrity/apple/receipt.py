@@ -99,8 +99,7 @@ def _encapsulated_content(raw: bytes) -> bytes:
     if _der.expect(econtent_type, _der.UNIVERSAL, _der.OID) != _DATA_OID:
         raise _invalid("the receipt's content is not of type data")
     position = _der.enter(raw, position, _der.CONTEXT, 0)
-    content, _ = _der.read(raw, position)
-    return _der.octet_string(content)
+    return _der.octet_string_at(raw, position)
 
 
 def parse_receipt(raw: bytes, *, only: frozenset[int] | None = None) -> ParsedReceipt:
