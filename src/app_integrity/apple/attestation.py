@@ -92,7 +92,9 @@ def _decode_object(attestation: bytes | str) -> tuple[bytes, bytes, list[bytes],
     return auth_data, receipt, x5c, raw
 
 
-def _verify_chain(x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: datetime) -> x509.Certificate:
+def _verify_chain(
+    x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: datetime
+) -> tuple[x509.Certificate, datetime, datetime]:
     # Step 1: "Verify that the x5c array contains the intermediate and leaf certificates for App Attest, starting
     # from the credential certificate in the first data buffer in the array (credcert). Verify the validity of
     # the certificates using Apple's App Attest root certificate."
@@ -111,17 +113,17 @@ def _verify_chain(x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: dat
         raise _malformed("the credential certificate's extensions do not parse") from exc
     if constraints is not None and constraints.ca:
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is a CA certificate")
-    root = issuer.root
+    not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     check_validity(
         [
-            ("App Attest root", root.not_valid_before_utc, root.not_valid_after_utc),
+            ("App Attest root", issuer.root_not_before, issuer.root_not_after),
             ("App Attest intermediate", issuer.not_before, issuer.not_after),
-            ("credential", leaf.not_valid_before_utc, leaf.not_valid_after_utc),
+            ("credential", not_before, not_after),
         ],
         at,
         code="apple.certificate_expired",
     )
-    return leaf
+    return leaf, not_before, not_after
 
 
 def _certificate_nonce(leaf: x509.Certificate) -> bytes:
@@ -196,7 +198,7 @@ def verify_attestation(
     auth_data_raw, receipt, x5c, _ = _decode_object(attestation)
     auth_data: AuthenticatorData = parse_attestation_auth_data(auth_data_raw)
 
-    leaf = _verify_chain(x5c, roots, at)
+    leaf, not_before, not_after = _verify_chain(x5c, roots, at)
 
     # Steps 2-4: "Create clientDataHash ... append that hash to the end of the authenticator data", "Generate a
     # new SHA256 hash of the composite item to create nonce", "Obtain the value of the credCert extension with
@@ -249,8 +251,8 @@ def verify_attestation(
         environment=environment,
         counter=0,
         receipt=receipt,
-        not_before=leaf.not_valid_before_utc,
-        not_after=leaf.not_valid_after_utc,
+        not_before=not_before,
+        not_after=not_after,
         bundle_version=extensions.bundle_version if extensions else None,
         validation_category=extensions.validation_category if extensions else None,
     )

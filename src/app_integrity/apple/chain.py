@@ -42,6 +42,8 @@ class Issuer:
     not_before: datetime
     not_after: datetime
     root: x509.Certificate
+    root_not_before: datetime
+    root_not_after: datetime
 
 
 def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
@@ -124,6 +126,8 @@ def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issu
                 not_before=certificate.not_valid_before_utc,
                 not_after=certificate.not_valid_after_utc,
                 root=root,
+                root_not_before=root.not_valid_before_utc,
+                root_not_after=root.not_valid_after_utc,
             )
     return None
 

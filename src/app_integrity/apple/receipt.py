@@ -281,10 +281,9 @@ def _verify_signer_chain(
         if not signature_valid(issuer.public_key, signer):
             continue
         # The chain must hold when Apple signed the receipt (its creation time), not today.
-        root = issuer.root
         check_validity(
             [
-                ("receipt root", root.not_valid_before_utc, root.not_valid_after_utc),
+                ("receipt root", issuer.root_not_before, issuer.root_not_after),
                 ("receipt intermediate", issuer.not_before, issuer.not_after),
                 ("receipt signer", signer.not_valid_before_utc, signer.not_valid_after_utc),
             ],
