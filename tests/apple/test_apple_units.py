@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from app_integrity.apple import AppleApp
+from app_integrity.apple._inputs import client_data_hash
 from app_integrity.apple.attestation import _cose_point
 from app_integrity.apple.authdata import parse_assertion_auth_data, parse_attestation_auth_data
 from app_integrity.apple.roots import app_attestation_root, receipt_root, resolve_roots
@@ -120,3 +121,9 @@ def test_trust_root_arguments() -> None:
         with pytest.raises(AppIntegrityError) as info:
             resolve_roots(bad, attestation_root)
         assert info.value.code == "input.invalid_argument"
+
+
+def test_client_data_that_is_not_utf8() -> None:
+    with pytest.raises(AppIntegrityError) as info:
+        client_data_hash("\ud800", None, text_name="client_data")
+    assert info.value.code == "input.malformed"

@@ -12,6 +12,13 @@ MAX_CLIENT_DATA_HASH_BYTES = 1024
 KEY_ID_LENGTH = 32
 
 
+def _utf8(text: str, name: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form
+        raise InputError("input.malformed", f"{name} is not encodable as UTF-8") from exc
+
+
 def client_data_hash(text: str | bytes | None, given_hash: bytes | str | None, *, text_name: str) -> bytes:
     """SHA-256 of the UTF-8 string (what ``@expo/app-integrity`` passes), or the hash exactly as the client gave it.
 
@@ -20,12 +27,12 @@ def client_data_hash(text: str | bytes | None, given_hash: bytes | str | None, *
     """
     if type(text) is str and given_hash is None and len(text) <= MAX_CLIENT_DATA_BYTES // 4:
         # The common case, short-cut: a short string (at most 4 UTF-8 bytes a character fits the cap).
-        return hashlib.sha256(text.encode("utf-8")).digest()
+        return hashlib.sha256(_utf8(text, text_name)).digest()
     if (text is None) == (given_hash is None):
         raise InputError("input.invalid_argument", f"pass exactly one of {text_name} and client_data_hash")
     if text is not None:
         if isinstance(text, str):
-            data = text.encode("utf-8")
+            data = _utf8(text, text_name)
         elif isinstance(text, bytes | bytearray):
             data = bytes(text)
         else:

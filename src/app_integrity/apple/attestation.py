@@ -59,9 +59,8 @@ class AttestedKey:
     public_key: bytes  # 65-byte uncompressed P-256 point
     environment: str  # "development" | "production"
     counter: int  # always 0 after an attestation
-    receipt: bytes = field(
-        repr=False
-    )  # the ATTEST receipt, to trade for fraud metrics (verify_receipt checks its signature)
+    # The ATTEST receipt, to trade for fraud metrics (verify_receipt checks its signature).
+    receipt: bytes = field(repr=False)
     not_before: datetime  # the leaf certificate's validity
     not_after: datetime
     bundle_version: str | None = None  # iOS 27+
