@@ -38,6 +38,15 @@ def decode_prefix(data: bytes, *, field: str, max_bytes: int = DEFAULT_MAX_BYTES
     bytes): the caller decides what may follow.
     """
     _check_size(data, field=field, max_bytes=max_bytes)
+    # Fast path: when the decoded item's encoding is a prefix of ``data``, that prefix is the item (CBOR items
+    # are self-delimiting). Otherwise the stream decoder below finds where the item ends.
+    try:
+        value = cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
+        encoded = cbor2.dumps(value)
+        if data[: len(encoded)] == encoded:
+            return value, len(encoded)
+    except (*_DECODE_ERRORS, cbor2.CBOREncodeError):
+        pass
     stream = io.BytesIO(bytes(data))
     try:
         decoder = cbor2.CBORDecoder(stream, max_depth=MAX_DEPTH, allow_duplicate_keys=False)

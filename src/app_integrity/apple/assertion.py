@@ -19,7 +19,7 @@ from app_integrity.apple.authdata import parse_assertion_auth_data
 from app_integrity.errors import AppleError, InputError
 
 MAX_ASSERTION_BYTES = 4096
-_MAX_COUNTER = 2**32 - 1
+_MEMBERS = frozenset(("signature", "authenticatorData"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,10 @@ class AssertionResult:
 def _decode(assertion: bytes | str) -> tuple[bytes, bytes]:
     raw = decode_base64(assertion, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
     decoded = _cbor.decode(raw, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
-    if not isinstance(decoded, dict) or set(decoded) != {"signature", "authenticatorData"}:
+    if type(decoded) is not dict or len(decoded) != 2 or decoded.keys() != _MEMBERS:
         raise InputError("input.malformed", "the assertion is not a CBOR map of signature and authenticatorData")
     signature, auth_data = decoded["signature"], decoded["authenticatorData"]
-    if not isinstance(signature, bytes) or not isinstance(auth_data, bytes):
+    if type(signature) is not bytes or type(auth_data) is not bytes:
         raise InputError("input.malformed", "signature and authenticatorData must be byte strings")
     return signature, auth_data
 
@@ -54,7 +54,7 @@ def verify_assertion(
     ``client_data`` is hashed (SHA-256 of its UTF-8 bytes, as ``@expo/app-integrity`` does);
     ``client_data_hash`` is used as given. Returns the new counter, to store with compare-and-set.
     """
-    if isinstance(previous_counter, bool) or not isinstance(previous_counter, int) or previous_counter < 0:
+    if type(previous_counter) is not int or previous_counter < 0:
         raise InputError("input.invalid_argument", "previous_counter must be a non-negative integer")
     key = load_p256_public_key(public_key)
     signature, auth_data_raw = _decode(assertion)

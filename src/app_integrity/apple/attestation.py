@@ -24,7 +24,7 @@ from app_integrity.apple._inputs import client_data_hash as resolve_client_data_
 from app_integrity.apple._inputs import key_id_bytes
 from app_integrity.apple.app import AppleApp
 from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_auth_data
-from app_integrity.apple.chain import IssuerCache, check_validity, directly_issued, load_certificate
+from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
 from app_integrity.apple.receipt import (
     ReceiptType,
     parse_receipt,
@@ -46,6 +46,8 @@ ENVIRONMENTS = {AAGUID_DEVELOPMENT: "development", AAGUID_PRODUCTION: "productio
 _COSE_KTY, _COSE_ALG, _COSE_CRV, _COSE_X, _COSE_Y = 1, 3, -1, -2, -3
 
 _issuers = IssuerCache()
+# Receipt fields an attestation compares: app id, attested certificate, client data hash, receipt type.
+_RECEIPT_FIELDS = frozenset((2, 3, 4, 6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +59,8 @@ class AttestedKey:
     public_key: bytes  # 65-byte uncompressed P-256 point
     environment: str  # "development" | "production"
     counter: int  # always 0 after an attestation
-    receipt: bytes = field(
-        repr=False
-    )  # the ATTEST receipt, to trade for fraud metrics (verify_receipt checks its signature)
+    # The ATTEST receipt, to trade for fraud metrics (verify_receipt checks its signature).
+    receipt: bytes = field(repr=False)
     not_before: datetime  # the leaf certificate's validity
     not_after: datetime
     bundle_version: str | None = None  # iOS 27+
@@ -90,7 +91,9 @@ def _decode_object(attestation: bytes | str) -> tuple[bytes, bytes, list[bytes],
     return auth_data, receipt, x5c, raw
 
 
-def _verify_chain(x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: datetime) -> x509.Certificate:
+def _verify_chain(
+    x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: datetime
+) -> tuple[x509.Certificate, datetime, datetime]:
     # Step 1: "Verify that the x5c array contains the intermediate and leaf certificates for App Attest, starting
     # from the credential certificate in the first data buffer in the array (credcert). Verify the validity of
     # the certificates using Apple's App Attest root certificate."
@@ -98,19 +101,28 @@ def _verify_chain(x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: dat
         raise AppleError("apple.certificate_chain_invalid", f"x5c holds {len(x5c)} certificates, not leaf and CA")
     leaf = load_certificate(x5c[0], field="x5c[0]")
     issuer = _issuers.resolve(x5c[1], roots, code="apple.certificate_chain_invalid")
-    if not directly_issued(leaf, issuer.certificate):
+    # The intermediate's key is loaded once (cached with it): only the leaf's signature is checked per call.
+    if leaf.issuer != issuer.subject or not signature_valid(issuer.public_key, leaf):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is not issued by x5c[1]")
-    root = issuer.root
+    try:
+        constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    except ValueError as exc:
+        raise _malformed("the credential certificate's extensions do not parse") from exc
+    if constraints is not None and constraints.ca:
+        raise AppleError("apple.certificate_chain_invalid", "the credential certificate is a CA certificate")
+    not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     check_validity(
         [
-            ("App Attest root", root.not_valid_before_utc, root.not_valid_after_utc),
+            ("App Attest root", issuer.root_not_before, issuer.root_not_after),
             ("App Attest intermediate", issuer.not_before, issuer.not_after),
-            ("credential", leaf.not_valid_before_utc, leaf.not_valid_after_utc),
+            ("credential", not_before, not_after),
         ],
         at,
         code="apple.certificate_expired",
     )
-    return leaf
+    return leaf, not_before, not_after
 
 
 def _certificate_nonce(leaf: x509.Certificate) -> bytes:
@@ -152,7 +164,7 @@ def _cose_point(cose_key: dict[Any, Any]) -> bytes:
 def _check_receipt(receipt: bytes, *, app: AppleApp, leaf_der: bytes, client_hash: bytes) -> None:
     # The receipt's signature is verify_receipt's job (the service calls it when it stores or refreshes one);
     # here it must parse and name the same app, key and client data.
-    parsed = parse_receipt(receipt)
+    parsed = parse_receipt(receipt, only=_RECEIPT_FIELDS)
     if receipt_type(parsed) is not ReceiptType.ATTEST:
         raise AppleError("apple.receipt_invalid", "the attestation's receipt is not an ATTEST receipt")
     if receipt_app_id(parsed) != app.app_id:
@@ -185,7 +197,7 @@ def verify_attestation(
     auth_data_raw, receipt, x5c, _ = _decode_object(attestation)
     auth_data: AuthenticatorData = parse_attestation_auth_data(auth_data_raw)
 
-    leaf = _verify_chain(x5c, roots, at)
+    leaf, not_before, not_after = _verify_chain(x5c, roots, at)
 
     # Steps 2-4: "Create clientDataHash ... append that hash to the end of the authenticator data", "Generate a
     # new SHA256 hash of the composite item to create nonce", "Obtain the value of the credCert extension with
@@ -238,8 +250,8 @@ def verify_attestation(
         environment=environment,
         counter=0,
         receipt=receipt,
-        not_before=leaf.not_valid_before_utc,
-        not_after=leaf.not_valid_after_utc,
+        not_before=not_before,
+        not_after=not_after,
         bundle_version=extensions.bundle_version if extensions else None,
         validation_category=extensions.validation_category if extensions else None,
     )

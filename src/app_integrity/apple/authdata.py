@@ -56,13 +56,13 @@ def _invalid(message: str) -> AppleError:
 
 
 def _header(raw: bytes) -> tuple[bytes, int, int]:
-    if not isinstance(raw, bytes | bytearray):
+    if type(raw) is not bytes:
         raise InputError("input.malformed", f"authenticator data must be bytes, not {type(raw).__name__}")
     if len(raw) > MAX_AUTH_DATA_BYTES:
         raise InputError("input.too_large", f"authenticator data is {len(raw)} bytes, more than {MAX_AUTH_DATA_BYTES}")
     if len(raw) < HEADER_LENGTH:
         raise _invalid(f"authenticator data is {len(raw)} bytes, shorter than its 37-byte header")
-    return bytes(raw[:32]), raw[32], int.from_bytes(raw[33:37], "big")
+    return raw[:32], raw[32], int.from_bytes(raw[33:37], "big")
 
 
 def _category(value: object) -> int:
@@ -104,9 +104,7 @@ def parse_assertion_auth_data(raw: bytes) -> AuthenticatorData:
     rp_id_hash, flags, sign_count = _header(raw)
     trailing = bytes(raw[HEADER_LENGTH:])
     extensions = parse_extensions(trailing) if trailing else None
-    return AuthenticatorData(
-        raw=bytes(raw), rp_id_hash=rp_id_hash, flags=flags, sign_count=sign_count, extensions=extensions
-    )
+    return AuthenticatorData(raw=raw, rp_id_hash=rp_id_hash, flags=flags, sign_count=sign_count, extensions=extensions)
 
 
 def parse_attestation_auth_data(raw: bytes) -> AuthenticatorData:
@@ -135,7 +133,7 @@ def parse_attestation_auth_data(raw: bytes) -> AuthenticatorData:
     trailing = bytes(raw[offset:])
     extensions = parse_extensions(trailing) if trailing else None
     return AuthenticatorData(
-        raw=bytes(raw),
+        raw=raw,
         rp_id_hash=rp_id_hash,
         flags=flags,
         sign_count=sign_count,

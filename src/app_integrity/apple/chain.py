@@ -28,6 +28,7 @@ _ECDSA_HASHES: dict[x509.ObjectIdentifier, hashes.HashAlgorithm] = {
     SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256(),
     SignatureAlgorithmOID.ECDSA_WITH_SHA384: hashes.SHA384(),
 }
+_ECDSA = {oid: ec.ECDSA(algorithm) for oid, algorithm in _ECDSA_HASHES.items()}
 _CACHE_LIMIT = 64
 
 
@@ -41,6 +42,8 @@ class Issuer:
     not_before: datetime
     not_after: datetime
     root: x509.Certificate
+    root_not_before: datetime
+    root_not_after: datetime
 
 
 def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
@@ -52,27 +55,13 @@ def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
         raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
 
 
-def directly_issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when ``issuer``'s subject is ``certificate``'s issuer and ``issuer``'s key made its ECDSA signature.
-
-    ``cryptography`` compares the names and checks the signature in one native call.
-    """
-    if certificate.signature_algorithm_oid not in _ECDSA_HASHES:
-        return False
-    try:
-        certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def signature_valid(issuer_key: ec.EllipticCurvePublicKey, certificate: x509.Certificate) -> bool:
     """True when ``certificate`` carries a valid ECDSA signature by ``issuer_key``."""
-    algorithm = _ECDSA_HASHES.get(certificate.signature_algorithm_oid)
+    algorithm = _ECDSA.get(certificate.signature_algorithm_oid)
     if algorithm is None:
         return False
     try:
-        issuer_key.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        issuer_key.verify(certificate.signature, certificate.tbs_certificate_bytes, algorithm)
     except InvalidSignature:
         return False
     return True
@@ -137,6 +126,8 @@ def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issu
                 not_before=certificate.not_valid_before_utc,
                 not_after=certificate.not_valid_after_utc,
                 root=root,
+                root_not_before=root.not_valid_before_utc,
+                root_not_after=root.not_valid_after_utc,
             )
     return None
 

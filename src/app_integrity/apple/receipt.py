@@ -99,12 +99,14 @@ def _encapsulated_content(raw: bytes) -> bytes:
     if _der.expect(econtent_type, _der.UNIVERSAL, _der.OID) != _DATA_OID:
         raise _invalid("the receipt's content is not of type data")
     position = _der.enter(raw, position, _der.CONTEXT, 0)
-    content, _ = _der.read(raw, position)
-    return _der.octet_string(content)
+    return _der.octet_string_at(raw, position)
 
 
-def parse_receipt(raw: bytes) -> ParsedReceipt:
-    """Parse the CMS container down to its field set; no signature or trust check."""
+def parse_receipt(raw: bytes, *, only: frozenset[int] | None = None) -> ParsedReceipt:
+    """Parse the CMS container down to its field set; no signature or trust check.
+
+    ``only`` names the fields the caller needs (an attestation reads four); the others are stepped over.
+    """
     if len(raw) > MAX_RECEIPT_BYTES:
         raise InputError("input.too_large", f"the receipt is {len(raw)} bytes, more than {MAX_RECEIPT_BYTES}")
     raw = bytes(raw)
@@ -117,13 +119,15 @@ def parse_receipt(raw: bytes) -> ParsedReceipt:
         kind = _der.integer(kind_element)
         if kind in fields:
             raise _invalid(f"field {kind} appears twice")
+        if only is not None and kind not in only:
+            continue
         version, position = _der.read(body, position)
-        _der.integer(version)
+        _der.expect(version, _der.UNIVERSAL, _der.INTEGER, constructed=False)
         value, position = _der.read(body, position)
         if position != len(body):
             raise _der.malformed("a receipt attribute is not (type, version, value)")
         fields[kind] = _der.octet_string(value)
-    missing = [field for field in _REQUIRED if field not in fields]
+    missing = [field for field in _REQUIRED if field not in fields and (only is None or field in only)]
     if missing:
         raise _invalid(f"the receipt lacks fields {missing}")
     return ParsedReceipt(fields=fields, content=content, raw=raw)
@@ -277,10 +281,9 @@ def _verify_signer_chain(
         if not signature_valid(issuer.public_key, signer):
             continue
         # The chain must hold when Apple signed the receipt (its creation time), not today.
-        root = issuer.root
         check_validity(
             [
-                ("receipt root", root.not_valid_before_utc, root.not_valid_after_utc),
+                ("receipt root", issuer.root_not_before, issuer.root_not_after),
                 ("receipt intermediate", issuer.not_before, issuer.not_after),
                 ("receipt signer", signer.not_valid_before_utc, signer.not_valid_after_utc),
             ],
