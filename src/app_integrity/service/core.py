@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app_integrity._clock import resolve_now
-from app_integrity.apple import AttestedKey, verify_assertion, verify_attestation
+from app_integrity.apple import AttestedKey, verify_assertion, verify_attestation, verify_receipt
 from app_integrity.binding import binding_from_body_sha256, body_sha256, request_hash
 from app_integrity.config import Settings
 from app_integrity.errors import (
@@ -143,6 +143,16 @@ class IntegrityService:
         now = self.now()
         attested, bundle_id = _verify_attestation(
             apple, key_id=key_id, attestation=attestation, challenge=challenge, now=now
+        )
+        # The receipt is stored for later fraud-metric refreshes: its signature and chain are checked now.
+        app = apple.app_for(bundle_id)
+        assert app is not None
+        verify_receipt(
+            attested.receipt,
+            app=app,
+            public_key=attested.public_key,
+            now=now,
+            trust_roots=apple.receipt_trust_roots,
         )
         accept_challenge(
             await self.store.consume_challenge(challenge),
