@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -149,11 +150,32 @@ async def test_sqlite_runs_in_wal_with_busy_timeout(tmp_path: Path) -> None:
     await store.migrate()
     names = ("journal_mode", "busy_timeout", "synchronous")
     try:
-        # Both kinds of connection the store holds: the reading one and the writing one.
-        for run in (store._run.read, store._run.write):
-            pragmas = await run(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
-            assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
+        read = await store._run.read(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
+        # A write first tries the calling thread without waiting for the lock (see the next test).
+        write = await store._run.write(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
     finally:
+        await store.close()
+    assert read == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
+    assert write == {"journal_mode": "wal", "busy_timeout": 0, "synchronous": 1}
+
+
+async def test_sqlite_write_waits_for_another_process_off_the_event_loop(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    other = sqlite3.connect(tmp_path / "integrity.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        write = asyncio.create_task(store.consume_session_id("jti", NOW))
+        ticks = 0
+        while ticks < 20:  # the event loop keeps running while the write waits
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not write.done()
+        other.execute("COMMIT")
+        assert await write is True
+        assert await store.consume_session_id("jti", NOW) is False
+    finally:
+        other.close()
         await store.close()
 
 
