@@ -245,7 +245,8 @@ class SQLiteRunner(_Translating):
             leftovers, self._connections = self._connections, []
         for conn in leftovers:  # connections of other threads that used this store
             if not conn.closed:
-                conn.invalidate()
+                with contextlib.suppress(*_FAILURES, sqlite3.Error):
+                    conn.invalidate()
         self._engine.dispose()
 
 
