@@ -23,10 +23,10 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
-from tests.conftest import services_required
 
 from app_integrity.storage import open_store
 from app_integrity.storage.base import Store
+from tests.conftest import services_required
 
 PG_HOST = os.environ.get("APP_INTEGRITY_TEST_PG_HOST", "127.0.0.1")
 PG_DSN = f"host={PG_HOST} port=5432 dbname=test user=postgres connect_timeout=3"

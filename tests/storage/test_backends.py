@@ -10,20 +10,21 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from tests.storage.conftest import SQL_BACKENDS, StoreFactory
 
 from app_integrity.errors import ConfigError, UnavailableError
 from app_integrity.storage import open_store
-from app_integrity.storage.base import ChallengeRecord, EventRecord
+from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord
 from app_integrity.storage.memory import MemoryStore
 from app_integrity.storage.redis import RedisChallengeStore, decode_challenge, encode_challenge
 from app_integrity.storage.schema import VERSION_TABLE, metadata
 from app_integrity.storage.split import SplitStore
 from app_integrity.storage.sql import MIGRATIONS, SQLStore
+from tests.storage.conftest import SQL_BACKENDS, StoreFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -270,3 +271,35 @@ def test_sqlite_file_is_a_real_sqlite_database(tmp_path: Path) -> None:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"keys", "challenges", "used_session_ids", "session_keys", "events", "app_integrity_version"} <= tables
     assert os.path.getsize(tmp_path / "integrity.db") > 0
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
+async def test_migrations_go_down_and_up_again(open_backend: StoreFactory) -> None:
+    store = open_backend()
+    assert isinstance(store, SQLStore)
+
+    def downgrade_to_base() -> list[str]:
+        engine = store._run.sync_engine()
+        try:
+            with engine.connect() as connection:
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.downgrade(config, "base")
+                connection.commit()
+                return sorted(sa.inspect(connection).get_table_names())
+        finally:
+            engine.dispose()
+
+    try:
+        await store.migrate()
+        assert await asyncio.to_thread(downgrade_to_base) == [VERSION_TABLE]
+        await store.migrate()
+        key = os.urandom(32)
+        await store.put_challenge(ChallengeRecord(value="c", expires_at=NOW + timedelta(days=3650)))
+        assert await store.consume_challenge_and_advance_counter("c", key, 1, NOW) == (
+            ChallengeRecord(value="c", expires_at=NOW + timedelta(days=3650)),
+            CounterUpdate.UNKNOWN_KEY,
+        )
+    finally:
+        await store.close()

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from tests.storage.conftest import SHARED_BACKENDS, StoreFactory
 
 from app_integrity.storage.base import ChallengeRecord, CounterUpdate, KeyKind, KeyRecord, Store
+from tests.storage.conftest import SHARED_BACKENDS, StoreFactory
 
 ATTEMPTS = 100
 T = TypeVar("T")
