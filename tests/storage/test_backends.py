@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -24,7 +25,7 @@ from app_integrity.storage.redis import RedisChallengeStore, decode_challenge, e
 from app_integrity.storage.schema import VERSION_TABLE, metadata
 from app_integrity.storage.split import SplitStore
 from app_integrity.storage.sql import MIGRATIONS, SQLStore
-from tests.storage.conftest import SQL_BACKENDS, StoreFactory
+from tests.storage.conftest import PG_DSN, SQL_BACKENDS, StoreFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -301,5 +302,26 @@ async def test_migrations_go_down_and_up_again(open_backend: StoreFactory) -> No
             ChallengeRecord(value="c", expires_at=NOW + timedelta(days=3650)),
             CounterUpdate.UNKNOWN_KEY,
         )
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgresql_restart_costs_one_answer_then_recovers(pg_schema_url: str) -> None:
+    name = f"app-integrity-test-{os.urandom(6).hex()}"
+    store = open_store(f"{pg_schema_url}&application_name={name}")
+    await store.migrate()
+    try:
+        await asyncio.gather(*(store.get_key(os.urandom(32)) for _ in range(5)))  # several connections idle
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
+        with pytest.raises(UnavailableError) as caught:
+            await store.get_key(os.urandom(32))
+        assert caught.value.code == "storage.unavailable"
+        assert await store.get_key(os.urandom(32)) is None  # the dead connections are gone, a new one answers
     finally:
         await store.close()
