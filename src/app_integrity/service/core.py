@@ -22,6 +22,7 @@ from app_integrity.binding import binding_from_body_sha256, body_sha256, request
 from app_integrity.config import Settings
 from app_integrity.errors import (
     AppleError,
+    ChallengeError,
     ConfigError,
     HeaderError,
     InputError,
@@ -496,6 +497,9 @@ def _check_counter_update(update: CounterUpdate) -> None:
         return
     if update is CounterUpdate.REVOKED:
         raise KeyRegistryError("key.revoked", "the key was revoked while this request was verified")
+    if update is CounterUpdate.SKIPPED:
+        # The challenge was not usable, so the counter was left alone (accept_challenge said why first).
+        raise ChallengeError("challenge.unknown", "the challenge was never issued or has already been used")
     if update is CounterUpdate.UNKNOWN_KEY:
         raise KeyRegistryError("key.unknown", "the key was removed while this request was verified")
     raise AppleError("apple.counter_not_increasing", "another request already used this counter value")
