@@ -40,6 +40,7 @@ def test_codes_have_family_prefixes() -> None:
         "policy",
         "admin",
         "verify",
+        "internal",
     }
     for code in errors.CODES:
         family, _, name = code.partition(".")

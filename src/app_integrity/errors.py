@@ -147,6 +147,7 @@ CODES: dict[str, str] = {
     "admin.disabled": "Admin routes are disabled: no admin token is configured.",
     "admin.unauthorized": "The admin bearer token is missing or wrong.",
     "verify.unauthorized": "The /v1/verify bearer token is missing or wrong.",
+    "internal.error": "The service failed unexpectedly (a bug); the error was logged.",
 }
 
 

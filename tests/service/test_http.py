@@ -133,3 +133,19 @@ async def test_verify_token(tmp_path: Path) -> None:
     assert refused.json()["code"] == "verify.unauthorized"
     assert accepted.status_code == 200
     assert accepted.json()["outcome"] == "block"
+
+
+async def test_a_bug_is_a_500_problem_not_a_stack_trace(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(**_: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(world.service, "issue_challenge", broken)
+    transport = httpx.ASGITransport(
+        app=create_app(world.service.settings, service=world.service), raise_app_exceptions=False
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/v1/challenges", json={})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "internal.error"
+    assert "simulated" not in response.text

@@ -100,6 +100,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_error(request: Request, error: AppIntegrityError) -> JSONResponse:
         return problem_for(error)
 
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        # A bug, never an answer about the proof: logged with its traceback, answered as problem+json.
+        logger.exception("unexpected error", extra={"path": request.url.path})
+        return problem(500, "internal.error", "the service failed unexpectedly; the error was logged")
+
     @app.exception_handler(RequestValidationError)
     async def on_invalid_body(request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
