@@ -3,6 +3,9 @@ policy with an enforced, an observed and a limiting action."""
 
 from __future__ import annotations
 
+import os
+
+import django
 import pytest
 
 POLICY = """
@@ -23,3 +26,8 @@ mode = "observe"
 @pytest.fixture
 def app_integrity_policy() -> str:
     return POLICY
+
+
+# The example Django project's settings, for the Django tests (configured once per process, before their import).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_project.settings")
+django.setup()

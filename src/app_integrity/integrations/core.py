@@ -195,13 +195,15 @@ class IntegrationConfig:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> IntegrationConfig:
-        """From a settings mapping (Django's ``APP_INTEGRITY``): config, url, token, prefix, emulated."""
-        known = {"config", "url", "token", "prefix", "emulated", "max_body_bytes", "routes"}
+        """From a settings mapping (Django's ``APP_INTEGRITY``): config (or a ``Settings`` as settings), url, token,
+        prefix, emulated, max_body_bytes; routes is the Django middleware's."""
+        known = {"config", "settings", "url", "token", "prefix", "emulated", "max_body_bytes", "routes"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError("config.invalid", f"APP_INTEGRITY: unknown key(s) {', '.join(unknown)}")
         return cls.build(
             config=options.get("config"),
+            settings=options.get("settings"),
             url=options.get("url"),
             token=options.get("token"),
             prefix=options.get("prefix"),
