@@ -147,6 +147,8 @@ CODES: dict[str, str] = {
     "admin.disabled": "Admin routes are disabled: no admin token is configured.",
     "admin.unauthorized": "The admin bearer token is missing or wrong.",
     "verify.unauthorized": "The /v1/verify bearer token is missing or wrong.",
+    # --- integrations ---
+    "verify.unavailable": "A framework integration in remote mode got no usable answer from POST /v1/verify.",
 }
 
 
