@@ -10,13 +10,13 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 from django.test.utils import override_settings
+from examples.django_project import settings as example
 
 from app_integrity.config import Settings
 from app_integrity.integrations import django as integration
 from app_integrity.testing.android.play import EmulatedAndroidDevice
 from app_integrity.testing.apple import EmulatedAppAttestService
 from app_integrity.testing.client import IntegrityClient
-from examples.django_project import settings as example
 
 Device = EmulatedAppAttestService | EmulatedAndroidDevice
 JSON = "application/json"

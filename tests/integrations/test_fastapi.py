@@ -85,12 +85,9 @@ async def test_replayed_request_is_blocked(
     phone = connect(ios_device)
     header = await phone.sign("POST", "/api/redeem", b'{"coupon":"SPRING"}')
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as raw:
-        sent = {
-            "content": b'{"coupon":"SPRING"}',
-            "headers": {"App-Integrity": header, "Content-Type": "application/json"},
-        }
-        first = await raw.post("/api/redeem", **sent)
-        again = await raw.post("/api/redeem", **sent)
+        headers = {"App-Integrity": header, "Content-Type": "application/json"}
+        first = await raw.post("/api/redeem", content=b'{"coupon":"SPRING"}', headers=headers)
+        again = await raw.post("/api/redeem", content=b'{"coupon":"SPRING"}', headers=headers)
     assert first.status_code == 200, first.text
     assert again.status_code == 403
     assert again.json()["code"] in ("challenge.unknown", "apple.counter_not_increasing")

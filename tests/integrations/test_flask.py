@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from examples.flask_app import build_app
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -15,7 +16,6 @@ from app_integrity.integrations.flask import AppIntegrity
 from app_integrity.testing.android.play import EmulatedAndroidDevice
 from app_integrity.testing.apple import EmulatedAppAttestService
 from app_integrity.testing.client import IntegrityClient
-from examples.flask_app import build_app
 
 Device = EmulatedAppAttestService | EmulatedAndroidDevice
 

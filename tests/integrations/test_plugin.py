@@ -10,10 +10,11 @@ import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-FIXTURES_ONLY = '''
+FIXTURES_ONLY = """
 import httpx
 import pytest
 
+EMPTY_OBJECT_SHA256 = "RBNvo1WzZ4oRRq0W9-hknpT7T8If536DEMBg9hyq_4o"  # b64url(sha256(b"{}"))
 
 def test_iphone_registers_and_gets_a_session(app_integrity_server, ios_device, integrity_client):
     phone = integrity_client(ios_device, base_url=app_integrity_server)
@@ -38,7 +39,7 @@ def test_android_profiles(app_integrity_server, android_device, integrity_client
         json={
             "action": "redeem",
             "header": header,
-            "request": {"method": "POST", "path": "/redeem", "bodySha256": "RBNvo1WzZ4oRRq0W9-hknpT7T8If536DEMBg9hyq_4o"},
+            "request": {"method": "POST", "path": "/redeem", "bodySha256": EMPTY_OBJECT_SHA256},
         },
     ).json()
     assert decision["outcome"] == outcome
@@ -49,7 +50,7 @@ def test_fake_google_decodes_standard_tokens(fake_google, android_devices):
     token = android_devices("genuine").request_integrity_check("x" * 43)
     assert token.count(".") == 4
     assert fake_google.url.startswith("http://127.0.0.1:")
-'''
+"""
 
 
 def test_fixtures_from_a_file_that_imports_nothing_of_ours(pytester: pytest.Pytester) -> None:
