@@ -31,5 +31,3 @@ def app_integrity_policy() -> str:
 # The example Django project's settings, for the Django tests (configured once per process, before their import).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_project.settings")
 django.setup()
-
-pytest_plugins = ["pytester"]
