@@ -1,7 +1,7 @@
 """Settings of the example Django project: one protected view, the service's routes under /integrity.
 
 Run (emulated devices, state in .app-integrity/):
-    DJANGO_SETTINGS_MODULE=examples.django_project.settings .venv/bin/django-admin runserver 8003
+    .venv/bin/python examples/django_project/manage.py runserver 8003
 """
 
 from __future__ import annotations
