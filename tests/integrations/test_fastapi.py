@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from app_integrity.config import Settings
 from app_integrity.integrations.fastapi import AppIntegrity, require_integrity
 from app_integrity.policy import Decision
+from app_integrity.service import open_service
 from app_integrity.testing.android.play import EmulatedAndroidDevice
 from app_integrity.testing.apple import EmulatedAppAttestService
 from app_integrity.testing.client import AsyncIntegrityClient
@@ -150,8 +151,9 @@ async def test_middleware_protects_by_path(
 async def test_observe_mode_lets_a_block_through(
     app_integrity_settings: Settings, android_devices: Callable[[str], EmulatedAndroidDevice]
 ) -> None:
+    service = await open_service(app_integrity_settings)
     app = FastAPI()
-    integrity = AppIntegrity(app, settings=app_integrity_settings, prefix="/integrity")
+    integrity = AppIntegrity(app, service=service, prefix="/integrity")
 
     @app.post("/browse")
     async def browse(decision: Annotated[Decision, Depends(require_integrity("browse"))]) -> dict[str, object]:
@@ -161,11 +163,14 @@ async def test_observe_mode_lets_a_block_through(
         response = await phone.post("/browse", json={})
     await integrity.aclose()
     assert response.status_code == 200, response.text
-    assert response.json() == {
-        "outcome": "block",
-        "enforced": False,
-        "reasons": ["play.app_unrecognized", "play.certificate_mismatch", "policy.required_app", "policy.below_limit"],
-    }
+    reasons = ["play.app_unrecognized", "play.certificate_mismatch", "policy.required_app", "policy.below_limit"]
+    assert response.json() == {"outcome": "block", "enforced": False, "reasons": reasons}
+    # Recorded all the same, with what enforce mode would have done.
+    events = [event for event in await service.store.list_events() if event.action == "browse"]
+    await service.aclose()
+    assert [(e.outcome, e.enforced, e.platform, tuple(e.reasons)) for e in events] == [
+        ("block", False, "android", tuple(reasons))
+    ]
 
 
 async def test_session_exchange_through_the_mounted_routes(

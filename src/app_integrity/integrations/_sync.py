@@ -4,6 +4,7 @@ the service's own routes served to WSGI through it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from app_integrity.errors import UnavailableError
@@ -16,6 +17,7 @@ from app_integrity.integrations.core import (
     refusal_for,
     refusal_for_error,
     too_large,
+    wsgi_target,
 )
 from app_integrity.policy import Decision
 from app_integrity.service.blocking import BlockingRunner
@@ -65,8 +67,6 @@ class SyncIntegrity:
             script = script[: -len(prefix)]
         elif prefix and path_info.startswith(prefix):
             path_info = path_info[len(prefix) :]
-        from app_integrity.integrations.core import wsgi_target
-
         target = wsgi_target(environ)
         raw_path, _, query = target.partition("?")
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -134,8 +134,6 @@ async def _call_service(
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -343,12 +342,6 @@ class IntegrityRuntime:
             await remote.aclose()
         if service is not None and self._given is None:
             await service.aclose()
-
-
-def describe(decision: Decision) -> str:
-    """One line for logs and the demo: outcome, tier, mode and reasons."""
-    mode = "enforce" if decision.enforced else "observe"
-    return f"{decision.outcome.value} ({decision.tier.value}, {mode}) {json.dumps(list(decision.reasons))}"
 
 
 __all__ = [
