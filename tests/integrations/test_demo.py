@@ -65,3 +65,11 @@ def test_demo_refuses_a_folder_without_the_servers_emulator_state(tmp_path: Path
     result = CliRunner().invoke(app, ["demo", "--url", "http://127.0.0.1:9", "--data-dir", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "no emulator state" in result.output
+
+
+def test_demo_starts_its_own_server_without_url() -> None:
+    result = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "400", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    assert "starting a server" in result.output
+    assert "refused: 403 play.no_device_integrity" in result.output
+    assert "passes (observe mode: enforce would block)" in result.output
