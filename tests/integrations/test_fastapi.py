@@ -185,3 +185,20 @@ async def test_session_exchange_through_the_mounted_routes(
     jwks = await phone.http.get("/integrity/.well-known/jwks.json")
     assert jwks.status_code == 200
     assert jwks.json()["keys"]
+
+
+async def test_oversized_body_with_a_proof_is_413(app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as raw:
+        response = await raw.post(
+            "/api/redeem", content=b"x" * (1024 * 1024 + 1), headers={"App-Integrity": 'v=1, session="x"'}
+        )
+    assert response.status_code == 413
+    assert response.json()["code"] == "input.too_large"
+
+
+async def test_middleware_limits_and_passes_the_decision(
+    connect: Callable[[Device], AsyncIntegrityClient], android_devices: Callable[[str], EmulatedAndroidDevice]
+) -> None:
+    response = await connect(android_devices("rooted")).post("/api/feedback", content=b"ok")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": 2, "outcome": "limit"}

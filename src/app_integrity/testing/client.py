@@ -326,6 +326,10 @@ class AsyncIntegrityClient:
     def key_id(self) -> str | None:
         return self.protocol.state.key_id
 
+    @property
+    def session(self) -> str | None:
+        return self.protocol.state.session
+
     async def challenge(self, *, purpose: str | None = None) -> str:
         response = await self.http.post(
             self.protocol.route("/v1/challenges"), json=self.protocol.challenge_body(purpose)
