@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app_integrity.commands import sample, service
+from app_integrity.commands import demo, sample, service
 
 app = typer.Typer(
     name="app-integrity",
@@ -21,6 +21,7 @@ def root() -> None:
 
 
 app.command(name="sample")(sample.run)
+app.command(name="demo")(demo.run)
 service.register(app)
 
 

@@ -143,6 +143,14 @@ class Settings:
     emulated: bool = False
 
 
+# Emulated mode without a file: the embedded default (every action observed) plus one enforced action, so that
+# ``app-integrity demo`` against ``make serve`` shows an enforced block next to observed decisions.
+EMULATED_DEFAULT = """
+[policy.actions.redeem]
+mode = "enforce"
+"""
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -158,7 +166,7 @@ def load_config(
     if path is None and env.get(CONFIG_ENV):
         path = env[CONFIG_ENV]
     if path is None:
-        return parse_config("", base_dir=Path.cwd(), environ=env, emulated=emulated)
+        return parse_config(EMULATED_DEFAULT if emulated else "", base_dir=Path.cwd(), environ=env, emulated=emulated)
     file = Path(path).expanduser().resolve()
     try:
         with file.open("rb") as handle:

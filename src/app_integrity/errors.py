@@ -148,6 +148,8 @@ CODES: dict[str, str] = {
     "admin.unauthorized": "The admin bearer token is missing or wrong.",
     "verify.unauthorized": "The /v1/verify bearer token is missing or wrong.",
     "internal.error": "The service failed unexpectedly (a bug); the error was logged.",
+    # --- integrations ---
+    "verify.unavailable": "A framework integration in remote mode got no usable answer from POST /v1/verify.",
 }
 
 
