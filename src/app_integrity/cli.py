@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from app_integrity.commands import sample, service
+from app_integrity.commands import prune, sample, service
+from app_integrity.commands.inspect import inspect as inspect_command
 
 app = typer.Typer(
     name="app-integrity",
@@ -21,6 +22,8 @@ def root() -> None:
 
 
 app.command(name="sample")(sample.run)
+app.command(name="prune")(prune.prune)
+app.command(name="inspect")(inspect_command)
 service.register(app)
 
 
