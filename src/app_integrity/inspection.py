@@ -226,7 +226,11 @@ def _time(at: datetime) -> str:
 
 
 def _certificate_rows(der: bytes, title: str) -> Section:
-    certificate = x509.load_der_x509_certificate(der)
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        # Some factory certificates bend DER; the key attestation loader reads them leniently.
+        return _lenient_certificate_rows(der, title)
     key = certificate.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
         key_text = f"EC {key.curve.name}"
@@ -244,6 +248,22 @@ def _certificate_rows(der: bytes, title: str) -> Section:
             ("not after", _time(certificate.not_valid_after_utc)),
             ("public key", key_text),
             ("sha-256", certificate.fingerprint(hashes.SHA256()).hex()),
+        ),
+    )
+
+
+def _lenient_certificate_rows(der: bytes, title: str) -> Section:
+    certificate = load_android_certificate(der, index=0)
+    return Section(
+        title,
+        (
+            ("subject", certificate.subject_common_name or certificate.subject.hex()),
+            ("serial", certificate.serial_hex),
+            ("not before", _time(certificate.not_before)),
+            ("not after", _time(certificate.not_after)),
+            ("signature algorithm", certificate.signature_oid),
+            ("sha-256", hashlib.sha256(der).hexdigest()),
+            ("note", "not strict DER: read leniently"),
         ),
     )
 
@@ -626,8 +646,9 @@ def _key_chain(chain: list[bytes], verify: VerifyOptions | None) -> Report:
     if leaf.key_description is not None:
         try:
             sections.append(_description_section(parse_key_description(leaf.key_description)))
-        except AppIntegrityError as error:
-            sections.append(Section("KeyDescription", (("not decoded", f"{error.code}: {error.message}"),)))
+        except AppIntegrityError as undecodable:
+            detail = f"{undecodable.code}: {undecodable.message}"
+            sections.append(Section("KeyDescription", (("not decoded", detail),)))
     if verify is None:
         return Report(Kind.KEY_CHAIN, tuple(sections))
     app = (

@@ -34,12 +34,22 @@ def _read(source: str | None) -> bytes:
     """The argument itself, the file it names, or stdin (no argument, or ``-``); capped before parsing."""
     if source is None or source == "-":
         data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    elif len(source) < 4096 and Path(source).is_file():
+    elif _is_file(source):
         with Path(source).open("rb") as handle:
             data = handle.read(MAX_INPUT_BYTES + 1)
     else:
         data = source.encode("utf-8")
     return data
+
+
+def _is_file(value: str) -> bool:
+    """Whether an argument names a file (a long base64 value is not a path, and may be too long to ask)."""
+    if len(value) > 1024 or "\n" in value:
+        return False
+    try:
+        return Path(value).is_file()
+    except OSError:
+        return False
 
 
 def _certificates(paths: list[Path]) -> tuple[x509.Certificate, ...] | None:
@@ -74,7 +84,7 @@ def _options(
     key_bytes: bytes | None = None
     if public_key is not None:
         path = Path(public_key)
-        key_bytes = path.read_bytes() if len(public_key) < 4096 and path.is_file() else None
+        key_bytes = path.read_bytes() if _is_file(public_key) else None
         if key_bytes is None:
             key_bytes = bytes.fromhex(public_key) if all(c in "0123456789abcdefABCDEF" for c in public_key) else None
         if key_bytes is None:
