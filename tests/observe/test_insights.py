@@ -73,7 +73,9 @@ SEED = [
     event(0, "redeem", "allow", enforced=True, key_id=KEY_A, subject="alice"),
     event(5, "redeem", "allow", enforced=True, key_id=KEY_A, subject="alice"),
     event(10, "redeem", "block", enforced=True, reasons=("challenge.unknown",), key_id=KEY_A, subject="alice"),
-    event(20, "login", "allow", platform="android", tier="device", device="MEETS_DEVICE_INTEGRITY", protect="NO_ISSUES"),
+    event(
+        20, "login", "allow", platform="android", tier="device", device="MEETS_DEVICE_INTEGRITY", protect="NO_ISSUES"
+    ),
     event(
         25,
         "login",
@@ -86,12 +88,27 @@ SEED = [
     ),
     event(30, "login", "block", platform=None, tier="none", reasons=("policy.below_limit", "header.missing")),
     # 11:xx
-    event(70, "login", "block", platform="android", tier="none", reasons=("policy.below_limit",), device="NONE",
-          protect="UNEVALUATED"),
+    event(
+        70,
+        "login",
+        "block",
+        platform="android",
+        tier="none",
+        reasons=("policy.below_limit",),
+        device="NONE",
+        protect="UNEVALUATED",
+    ),
     event(75, "redeem", "block", enforced=True, reasons=("apple.signature_invalid",), key_id=KEY_B, subject="bob"),
     # Next day: outside a one-day range starting at T0.
-    event(24 * 60 + 30, "login", "allow", platform="android", tier="device", device="MEETS_DEVICE_INTEGRITY",
-          protect="NO_ISSUES"),
+    event(
+        24 * 60 + 30,
+        "login",
+        "allow",
+        platform="android",
+        tier="device",
+        device="MEETS_DEVICE_INTEGRITY",
+        protect="NO_ISSUES",
+    ),
 ]
 DAY1 = TimeRange(since=T0, until=T0 + timedelta(hours=24), bucket=Bucket.HOUR)
 

@@ -97,7 +97,7 @@ class DemoTraffic:
             challenge = await self.challenge()
             header = ios_header(device, key_id, challenge=challenge, method="POST", path=path, body=body)
             await self.verify(action, path, body, header, subject)
-        # A replayed proof (same challenge and counter): challenge.unknown.
+        # A replayed proof (same counter, same challenge): apple.counter_not_increasing.
         body = b'{"replay":true}'
         challenge = await self.challenge()
         header = ios_header(device, key_id, challenge=challenge, method="POST", path="/redeem", body=body)
@@ -121,7 +121,7 @@ class DemoTraffic:
         # No proof at all (an old app version, a script): tier none.
         await self.verify("browse", "/catalog", b"", None)
         await self.verify("browse", "/catalog", b"", None)
-        # A malformed header and a made-up challenge.
+        # A header missing its members, and a made-up token Google refuses.
         await self.verify("login", "/login", b"", "v=1, platform=ios")
         await self.verify("login", "/login", b"", f'v=1, platform=android, challenge="made-up-{index}", token="x.y.z"')
 
