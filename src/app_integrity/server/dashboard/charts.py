@@ -100,7 +100,7 @@ def stacked_bars(
     title: str,
 ) -> Chart:
     """One bar per bucket, stacked by category; the y axis from zero to the largest stack."""
-    width, height, left, bottom, top = 720, 190, 44, 26, 10
+    width, height, left, bottom, top = 720, 150, 44, 26, 10
     plot_w, plot_h = width - left - 8, height - bottom - top
     totals = [sum(values.get((key, c.key), 0) for c in categories) for key in keys]
     peak = max(totals, default=0) or 1
@@ -133,9 +133,11 @@ def stacked_bars(
     return Chart(title, width, height, tuple(rects), tuple(texts), tuple(grid), left, width - 8)
 
 
-def horizontal_bars(rows: Sequence[tuple[str, int]], *, title: str, css: str = "c-neutral") -> Chart:
-    """Labelled bars in the order given; the count at the end of each bar."""
-    row_h, label_w, width = 24, 250, 720
+def horizontal_bars(
+    rows: Sequence[tuple[str, int]], *, title: str, css: str = "c-neutral", compact: bool = False
+) -> Chart:
+    """Labelled bars in the order given; the count at the end of each bar. ``compact`` for half-width cards."""
+    row_h, label_w, width = (24, 180, 440) if compact else (24, 250, 720)
     height = row_h * len(rows) + 6
     peak = max((count for _, count in rows), default=0) or 1
     plot_w = width - label_w - 70
@@ -144,7 +146,8 @@ def horizontal_bars(rows: Sequence[tuple[str, int]], *, title: str, css: str = "
     for index, (label, count) in enumerate(rows):
         y = 3 + index * row_h
         w = round(max(plot_w * count / peak, 1.0), 1)
-        shown = label if len(label) <= 36 else label[:35] + "…"
+        room = 24 if compact else 36
+        shown = label if len(label) <= room else label[: room - 1] + "…"
         texts.append(Text(label_w - 8, y + 16, shown, anchor="end", css="label", tip=label))
         rects.append(Rect(label_w, y + 3, w, row_h - 8, css, f"{label}: {count}"))
         texts.append(Text(round(label_w + w + 6, 1), y + 16, str(count), css="value"))

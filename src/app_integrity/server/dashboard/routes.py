@@ -304,11 +304,12 @@ async def _overview(service: IntegrityService, store: SQLStore, span: TimeRange)
         "ready_share": READY_SHARE,
         "enforce": Mode.ENFORCE.value,
         "platform_chart": charts.horizontal_bars(
-            sorted(platform_rows.items(), key=lambda item: -item[1]), title="decisions by platform"
+            sorted(platform_rows.items(), key=lambda item: -item[1]), title="decisions by platform", compact=True
         ),
         "tier_chart": charts.horizontal_bars(
             [(tier, tier_rows[tier]) for tier in ("strong", "device", "basic", "none") if tier in tier_rows],
             title="decisions by tier",
+            compact=True,
         ),
         "split": split,
         "reasons": reasons,
@@ -321,7 +322,7 @@ async def _overview(service: IntegrityService, store: SQLStore, span: TimeRange)
         else None,
         "keys_legend": categories,
         "key_days": key_days,
-        "device_chart": charts.horizontal_bars(device, title="Android device verdicts", css="c-android"),
-        "protect_chart": charts.horizontal_bars(protect, title="Play Protect verdicts", css="c-android"),
+        "device_chart": charts.horizontal_bars(device, title="Android device verdicts", css="c-android", compact=True),
+        "protect_chart": charts.horizontal_bars(protect, title="Play Protect verdicts", css="c-android", compact=True),
         "recent_keys": await insights.recent_keys(store, limit=10),
     }
