@@ -114,4 +114,5 @@ events = sa.Table(
     sa.Index("ix_events_subject_at", "subject", "at"),
     sa.Index("ix_events_request_id", "request_id"),
     sa.Index("ix_events_at_summary", "at", "action", "outcome", "enforced", "platform", "tier"),
+    sa.Index("ix_events_at_android", "at", "device_verdict", "play_protect"),
 )

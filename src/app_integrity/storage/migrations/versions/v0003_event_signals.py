@@ -1,7 +1,7 @@
 """Events: Android device-verdict and Play Protect columns; indexes for the dashboard's aggregates.
 
-``ix_events_at_summary`` covers every column the dashboard groups by within a time range, so its aggregates read
-the index alone (no table rows) on both SQLite and PostgreSQL.
+``ix_events_at_summary`` covers every column the dashboard groups decisions by within a time range, and
+``ix_events_at_android`` the Play verdict columns, so those aggregates read an index alone (no table rows).
 
 Revision ID: 0003
 Revises: 0002
@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("device_verdict", sa.String(32), nullable=True))
         batch.add_column(sa.Column("play_protect", sa.String(32), nullable=True))
     op.create_index("ix_events_at_summary", "events", SUMMARY_COLUMNS)
+    op.create_index("ix_events_at_android", "events", ["at", "device_verdict", "play_protect"])
     op.create_index("ix_events_request_id", "events", ["request_id"])
     op.create_index("ix_keys_created_at", "keys", ["created_at"])
 
@@ -33,6 +34,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_keys_created_at", "keys")
     op.drop_index("ix_events_request_id", "events")
+    op.drop_index("ix_events_at_android", "events")
     op.drop_index("ix_events_at_summary", "events")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("play_protect")
