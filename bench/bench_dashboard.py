@@ -13,9 +13,9 @@ import random
 import tempfile
 import time
 import uuid
-from functools import partial
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
