@@ -286,9 +286,15 @@ def _auth_data_rows(auth: AuthenticatorData) -> list[tuple[str, str]]:
 
 
 def _steps(
-    names: Sequence[tuple[str, frozenset[str]]], error: AppIntegrityError | None, skipped: frozenset[str] = frozenset()
+    names: Sequence[tuple[str, frozenset[str]]],
+    error: AppIntegrityError | None,
+    skipped: frozenset[str] = frozenset(),
+    *,
+    failing: str | None = None,
 ) -> tuple[Check, ...]:
-    """The verifier's steps in its order: those before the failing one passed, those after never ran."""
+    """The verifier's steps in its order: those before the failing one passed, those after never ran.
+
+    The failing step is the first whose codes hold the error's code, or ``failing`` when two steps share a code."""
     checks: list[Check] = []
     failed = False
     for name, codes in names:
@@ -296,7 +302,7 @@ def _steps(
             checks.append(Check(name, Status.SKIPPED, "not configured"))
         elif failed:
             checks.append(Check(name, Status.NOT_REACHED))
-        elif error is not None and error.code in codes:
+        elif error is not None and (name == failing if failing is not None else error.code in codes):
             checks.append(Check(name, Status.FAIL, f"{error.code}: {error.message}"))
             failed = True
         else:
@@ -317,6 +323,7 @@ def _run(action: Callable[[], object]) -> AppIntegrityError | None:
     return None
 
 
+_KEY_ID_STEP = "5. SHA-256(public key) = key id"
 _DECODE = frozenset({"input.malformed", "input.too_large", "apple.unsupported_format"})
 _ATTESTATION_STEPS = (
     (
@@ -328,7 +335,7 @@ _ATTESTATION_STEPS = (
         frozenset({"apple.certificate_chain_invalid", "apple.certificate_expired"}),
     ),
     ("2-4. nonce = SHA-256(authData || clientDataHash)", frozenset({"apple.nonce_mismatch"})),
-    ("5. SHA-256(public key) = key id", frozenset({"apple.key_id_mismatch_public"})),
+    (_KEY_ID_STEP, frozenset({"apple.key_id_mismatch"})),
     ("6. rpIdHash = SHA-256(App ID)", frozenset({"apple.app_id_mismatch"})),
     ("7. counter = 0", frozenset({"apple.counter_not_zero"})),
     ("8. aaguid names an accepted environment", frozenset({"apple.wrong_environment"})),
@@ -388,24 +395,15 @@ def _attestation(raw: bytes, verify: VerifyOptions | None) -> Report:
                 trust_roots=verify.apple_trust_roots,
             )
         )
-    steps = _ATTESTATION_STEPS
-    if error is not None and error.code == "apple.key_id_mismatch" and "SHA-256" in error.message:
-        error = _RelabelledError(error, "apple.key_id_mismatch_public")
-    return Report(Kind.ATTESTATION, tuple(sections), _steps(steps, error), _code(error))
-
-
-class _RelabelledError(AppIntegrityError):
-    """The same error, matched to the step that raised it (two steps share ``apple.key_id_mismatch``)."""
-
-    def __init__(self, error: AppIntegrityError, step_code: str) -> None:
-        super().__init__(step_code, error.message)
-        self.original = error.code
+    # Steps 5 and 9 both raise apple.key_id_mismatch; step 9 speaks of the credentialId.
+    failing = None
+    if error is not None and error.code == "apple.key_id_mismatch":
+        failing = "9. credentialId = key id" if "credentialId" in error.message else _KEY_ID_STEP
+    return Report(Kind.ATTESTATION, tuple(sections), _steps(_ATTESTATION_STEPS, error, failing=failing), _code(error))
 
 
 def _code(error: AppIntegrityError | None) -> str | None:
-    if error is None:
-        return None
-    return error.original if isinstance(error, _RelabelledError) else error.code
+    return None if error is None else error.code
 
 
 def _extension_bytes(der: bytes, oid: x509.ObjectIdentifier) -> bytes | None:
@@ -500,7 +498,7 @@ def _receipt_section(raw: bytes) -> Section:
 
 
 _RECEIPT_STEPS = (
-    ("decode the receipt (PKCS #7, ASN.1 fields)", _DECODE | {"apple.receipt_invalid_decode"}),
+    ("decode the receipt (PKCS #7, ASN.1 fields)", _DECODE),
     (
         "1-2. signed by Apple, chain to Apple Root CA G3",
         frozenset({"apple.receipt_invalid", "apple.certificate_chain_invalid", "apple.certificate_expired"}),

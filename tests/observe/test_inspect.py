@@ -169,3 +169,22 @@ def test_malformed_input_gets_a_code(blob: str, code: str | None) -> None:
     else:
         assert exit_code == 2
         assert report["error"] == code
+
+
+def test_a_wrong_key_id_fails_step_five() -> None:
+    vector = load_vector("apple", "veehaitch_ios14_2_attestation")
+    args = [*_apple_verify_args(vector), "--key-id", base64.b64encode(bytes(32)).decode()]
+    code, report = _run(vector["attestation_object_b64"], *args)
+    assert code == 1
+    assert report["error"] == "apple.key_id_mismatch"
+    failed = [check["name"] for check in report["checks"] if check["status"] == "fail"]
+    assert failed == ["5. SHA-256(public key) = key id"]
+
+
+def test_verify_without_the_app_says_what_is_missing() -> None:
+    vector = load_vector("apple", "veehaitch_ios14_2_attestation")
+    code, report = _run(vector["attestation_object_b64"], "--verify")
+    assert code == 1
+    assert report["error"] == "input.invalid_argument"
+    assert report["checks"][0]["name"] == "decode"
+    assert "--team-id" in report["checks"][0]["detail"]
