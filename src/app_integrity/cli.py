@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from app_integrity.commands import demo, sample, service
+from app_integrity.commands import demo, prune, sample, service
+from app_integrity.commands.inspect import inspect as inspect_command
 
 app = typer.Typer(
     name="app-integrity",
@@ -22,6 +23,8 @@ def root() -> None:
 
 app.command(name="sample")(sample.run)
 app.command(name="demo")(demo.run)
+app.command(name="prune")(prune.prune)
+app.command(name="inspect")(inspect_command)
 service.register(app)
 
 

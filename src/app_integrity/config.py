@@ -131,6 +131,14 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSettings:
+    """``[events]``: how long decisions are kept. ``retention_days = 0`` keeps them forever."""
+
+    retention_days: int = 0
+    prune_interval_seconds: int = 3600  # how often a running server deletes events past retention
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     storage: StorageSettings
@@ -141,6 +149,7 @@ class Settings:
     policy: PolicySet = field(default_factory=PolicySet)
     source: Path | None = None  # the file it came from; None for the embedded default
     emulated: bool = False
+    events: EventSettings = field(default_factory=EventSettings)
 
 
 # Emulated mode without a file: the embedded default (every action observed) plus one enforced action, so that
@@ -216,6 +225,7 @@ def parse_config(
     android = _android(root.table("android"), env) if "android" in data else None
     sessions = _sessions(root.table("sessions"))
     policy = _policy(root.table("policy"))
+    events = _events(root.table("events"))
     root.finish()
     return Settings(
         server=server,
@@ -227,6 +237,7 @@ def parse_config(
         policy=policy,
         source=source,
         emulated=emulated,
+        events=events,
     )
 
 
@@ -255,6 +266,15 @@ def _server(table: _Table, env: Mapping[str, str]) -> ServerSettings:
         admin_token=env.get(admin_env or DEFAULT_ADMIN_ENV) or None,
         verify_token_env=verify_env,
         verify_token=verify_token,
+    )
+    table.finish()
+    return settings
+
+
+def _events(table: _Table) -> EventSettings:
+    settings = EventSettings(
+        retention_days=table.integer("retention_days", 0, minimum=0, maximum=36500),
+        prune_interval_seconds=table.integer("prune_interval_seconds", 3600, minimum=60, maximum=7 * 86400),
     )
     table.finish()
     return settings

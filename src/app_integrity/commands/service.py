@@ -56,9 +56,24 @@ def serve(
         if config is not None:
             os.environ[CONFIG_ENV] = str(config.resolve())
         os.environ["APP_INTEGRITY_EMULATED"] = "1" if emulated else "0"
+        _multiprocess_metrics(settings)
     from app_integrity.server.run import run_server
 
     run_server(settings, host=host, port=port, workers=workers)
+
+
+def _multiprocess_metrics(settings: Settings) -> None:
+    """Workers count in files under one folder so /metrics sums them (prometheus-client multiprocess mode). The
+    folder must start empty: samples of an earlier run would be added to this one's."""
+    from app_integrity.observe.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    folder = settings.server.data_dir / "prometheus"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(folder.resolve())
 
 
 def migrate(config: ConfigOption = None) -> None:

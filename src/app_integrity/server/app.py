@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -17,10 +19,14 @@ from starlette.responses import JSONResponse
 from app_integrity._encoding import b64_standard, decode_base64
 from app_integrity.config import Settings
 from app_integrity.errors import AppIntegrityError, InputError
+from app_integrity.observe.metrics import exposition
 from app_integrity.policy import Decision
 from app_integrity.server.auth import require_admin, require_verify_caller
+from app_integrity.server.dashboard.routes import install_dashboard
 from app_integrity.server.limits import SizeLimitMiddleware
 from app_integrity.server.problems import problem, problem_for
+from app_integrity.server.requestid import RequestIdMiddleware
+from app_integrity.server.retention import prune_forever
 from app_integrity.server.schemas import (
     AndroidKeyRequest,
     AndroidKeyResponse,
@@ -62,9 +68,16 @@ def create_app(settings: Settings, *, service: IntegrityService | None = None) -
         app.state.service = service if service is not None else await open_service(settings)
         if settings.emulated:
             logger.warning("EMULATED MODE: trusting emulated devices and the fake Google API, NOT Apple or Google")
+        retention = (
+            asyncio.create_task(prune_forever(app.state.service)) if settings.events.retention_days > 0 else None
+        )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             if owned:
                 await app.state.service.aclose()
 
@@ -80,10 +93,12 @@ def create_app(settings: Settings, *, service: IntegrityService | None = None) -
         # Available before (and without) the lifespan, for in-process clients such as httpx.ASGITransport.
         app.state.service = service
     app.add_middleware(SizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer, even a 413, carries the id
     _install_error_handlers(app)
     if settings.emulated:
         _mark_emulated(app)
     _install_routes(app)
+    install_dashboard(app)
     return app
 
 
@@ -166,6 +181,11 @@ def _install_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics() -> Response:
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @app.post("/v1/challenges", status_code=201, tags=["protocol"])
     async def issue_challenge(service: ServiceDep, body: ChallengeRequest | None = None) -> ChallengeResponse:

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from app_integrity.observe.context import request_id
+
 # Attributes every LogRecord has; anything else was passed in ``extra`` and belongs in the JSON line.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -26,6 +28,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update({key: value for key, value in vars(record).items() if key not in _STANDARD})
+        if "request_id" not in line and (current := request_id()) is not None:
+            line["request_id"] = current
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)

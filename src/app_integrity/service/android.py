@@ -11,8 +11,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from app_integrity.android import KeyAttestationResult, PlayIntegrityResult, evaluate_verdict, verify_key_attestation
+from app_integrity.android import (
+    GoogleApiDecoder,
+    IntegrityVerdict,
+    KeyAttestationResult,
+    PlayIntegrityResult,
+    evaluate_verdict,
+    verify_key_attestation,
+)
+from app_integrity.errors import PlayIntegrityError, UnavailableError
 from app_integrity.header import AndroidProof
+from app_integrity.observe import context as observed
+from app_integrity.observe import metrics
 from app_integrity.policy import Platform, Signal, Tier, VerificationFacts
 from app_integrity.service.verifiers import AndroidVerifier
 from app_integrity.storage.base import KeyKind, KeyRecord
@@ -45,7 +55,7 @@ async def judge_play_token(
     Raises ``VerificationError`` when the token is not valid for this request and ``UnavailableError`` when Google
     did not answer; the caller turns both into decisions.
     """
-    verdict = await android.decoder.decode(proof.token, package_name=android.app.package_name)
+    verdict = await _decode(android, proof.token)
     result = evaluate_verdict(
         verdict,
         app=android.app,
@@ -53,9 +63,27 @@ async def judge_play_token(
         now=now,
         max_age=timedelta(seconds=android.max_token_age_seconds),
     )
+    observed.note_play_verdict(result)
     return VerificationFacts.valid(
         Platform.ANDROID, Tier(result.tier), signals=play_signals(result), failed=result.failed
     )
+
+
+async def _decode(android: AndroidVerifier, token: str) -> IntegrityVerdict:
+    """The decoder's verdict; calls to Google's API are counted (ok, rejected, or failed with its code)."""
+    if not isinstance(android.decoder, GoogleApiDecoder):
+        return await android.decoder.decode(token, package_name=android.app.package_name)
+    try:
+        verdict = await android.decoder.decode(token, package_name=android.app.package_name)
+    except UnavailableError as error:
+        metrics.GOOGLE_CALLS.labels("failed").inc()
+        metrics.GOOGLE_FAILURES.labels(error.code).inc()
+        raise
+    except PlayIntegrityError as error:
+        metrics.GOOGLE_CALLS.labels("rejected" if error.code == "play.token_rejected" else "invalid").inc()
+        raise
+    metrics.GOOGLE_CALLS.labels("ok").inc()
+    return verdict
 
 
 def key_attestation_signals(result: KeyAttestationResult) -> frozenset[Signal]:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from app_integrity._encoding import b64url
 from app_integrity.errors import ChallengeError, InputError
+from app_integrity.observe import metrics
 from app_integrity.storage.base import ChallengeRecord
 
 CHALLENGE_BYTES = 32
@@ -50,8 +51,11 @@ def accept_challenge(
     subject"). ``purposes`` are the purposes this use satisfies (``register``, ``session``, or the action).
     """
     if record is None:
+        metrics.CHALLENGES.labels("unknown").inc()
         raise ChallengeError("challenge.unknown", "the challenge was never issued or has already been used")
+    # A consumed record is gone from storage whatever follows: count it as consumed, or as found expired.
     if record.expires_at <= now:
+        metrics.CHALLENGES.labels("expired").inc()
         raise ChallengeError("challenge.expired", "the challenge's time to live has passed")
     if record.subject is not None and record.subject not in subjects:
         raise ChallengeError("challenge.subject_mismatch", "the challenge was issued for another subject")
@@ -59,4 +63,5 @@ def accept_challenge(
         raise ChallengeError(
             "challenge.purpose_mismatch", f"the challenge was issued for {record.purpose!r}, not this use"
         )
+    metrics.CHALLENGES.labels("consumed").inc()
     return record

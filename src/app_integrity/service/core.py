@@ -33,6 +33,8 @@ from app_integrity.errors import (
     VerificationError,
 )
 from app_integrity.header import AndroidProof, IosProof, SessionProof, parse_header
+from app_integrity.observe import context as observed
+from app_integrity.observe import metrics
 from app_integrity.policy import Decision, Outcome, Platform, ProofStatus, Signal, Tier, VerificationFacts
 from app_integrity.service.android import (
     android_key_record,
@@ -131,6 +133,7 @@ class IntegrityService:
             purpose=purpose,
         )
         await self.store.put_challenge(record)
+        metrics.CHALLENGES.labels("issued").inc()
         return record
 
     # --- registration ---
@@ -200,6 +203,8 @@ class IntegrityService:
             key_id=record.key_id,
         )
         decision = self.settings.policy.decide(SESSION_ACTION, facts)
+        observed.begin()
+        observed.note_verifier("key_attestation")
         await self._record(SESSION_ACTION, decision, subject=subject, started=time.perf_counter())
         session = None
         if decision.outcome in (Outcome.ALLOW, Outcome.LIMIT):
@@ -218,6 +223,7 @@ class IntegrityService:
     ) -> Decision:
         """Decide one protected request. Never raises for a bad proof: that is a block decision."""
         started = time.perf_counter()
+        observed.begin()
         facts = await self._facts(action, request, header, subject=subject, allow_session=True)
         decision = self.settings.policy.decide(action, facts)
         await self._record(action, decision, subject=subject, started=started)
@@ -228,6 +234,7 @@ class IntegrityService:
     ) -> Exchange:
         """``POST /v1/sessions``: a proof bound to this very request, judged under the ``session`` policy."""
         started = time.perf_counter()
+        observed.begin()
         facts = await self._facts(SESSION_ACTION, request, header, subject=subject, allow_session=False)
         if facts.status is ProofStatus.UNAVAILABLE:
             # A session is never issued on an unchecked proof: 503, and the app retries.
@@ -290,6 +297,7 @@ class IntegrityService:
         """Payload mode (the Expo docs' example): the app signs ``payload``, a JSON text holding an issued
         ``challenge``, instead of the request binding."""
         started = time.perf_counter()
+        observed.begin()
         try:
             check_subject(subject)
             challenge = payload_challenge(payload)
@@ -314,6 +322,7 @@ class IntegrityService:
         subject: str | None,
     ) -> VerificationFacts:
         now = self.now()
+        observed.note_verifier("app_attest")
         try:
             apple = self._require_apple_for_proof()
             key = _usable_key(await self.store.get_key(key_id), kind=KeyKind.APPLE)
@@ -345,6 +354,7 @@ class IntegrityService:
     async def _android_facts(
         self, action: str, request: RequestFacts, proof: AndroidProof, *, subject: str | None
     ) -> VerificationFacts:
+        observed.note_verifier("play_integrity")
         android = self._require_android_for_proof()
         now = self.now()
         binding = binding_from_body_sha256(proof.challenge, request.method, request.path_and_query, request.body_sha256)
@@ -363,6 +373,7 @@ class IntegrityService:
         return facts
 
     async def _session_facts(self, proof: SessionProof) -> VerificationFacts:
+        observed.note_verifier("session")
         now = self.now()
         claims = await self.session_keys.verify(proof.token, now)
         if claims.key_id is not None:
@@ -399,6 +410,7 @@ class IntegrityService:
     # --- events ---
 
     async def _record(self, action: str, decision: Decision, *, subject: str | None, started: float) -> None:
+        notes = observed.take()
         event = EventRecord(
             at=self.now(),
             action=action,
@@ -410,7 +422,11 @@ class IntegrityService:
             latency_ms=(time.perf_counter() - started) * 1000,
             key_id=decision.key_id,
             subject=subject,
+            request_id=observed.request_id(),
+            device_verdict=notes.device_verdict,
+            play_protect=notes.play_protect,
         )
+        self._count(action, event, notes.verifier)
         try:
             await self.store.record_event(event)
         except UnavailableError:
@@ -425,8 +441,23 @@ class IntegrityService:
                 "platform": event.platform,
                 "reasons": list(event.reasons),
                 "enforced": event.enforced,
+                "request_id": event.request_id,
+                "latency_ms": round(event.latency_ms, 3),
             },
         )
+
+    def _count(self, action: str, event: EventRecord, verifier: str) -> None:
+        known = frozenset(self.settings.policy.actions) | {SESSION_ACTION}
+        metrics.DECISIONS.labels(
+            metrics.action_label(action, known),
+            event.outcome,
+            event.platform or "none",
+            event.tier,
+            "true" if event.enforced else "false",
+        ).inc()
+        metrics.VERIFICATION_SECONDS.labels(verifier).observe(event.latency_ms / 1000)
+        if "apple.counter_not_increasing" in event.reasons:
+            metrics.COUNTER_REJECTIONS.inc()
 
     # --- configuration guards ---
 

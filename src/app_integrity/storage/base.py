@@ -79,6 +79,8 @@ class EventRecord:
     key_id: bytes | None = None
     subject: str | None = None
     request_id: str | None = None
+    device_verdict: str | None = None  # Play Integrity: the strongest deviceRecognitionVerdict label, or NONE
+    play_protect: str | None = None  # Play Integrity: playProtectVerdict, or UNEVALUATED
 
 
 class CounterUpdate(StrEnum):

@@ -59,6 +59,7 @@ keys = sa.Table(
     sa.Column("tier", sa.String(16), nullable=True),
     sa.Column("summary", sa.JSON(), nullable=False),
     sa.Index("ix_keys_subject_created_at", "subject", "created_at"),
+    sa.Index("ix_keys_created_at", "created_at"),
 )
 
 challenges = sa.Table(
@@ -103,10 +104,15 @@ events = sa.Table(
     sa.Column("key_id", sa.LargeBinary(64), nullable=True),
     sa.Column("subject", sa.String(512), nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("device_verdict", sa.String(32), nullable=True),
+    sa.Column("play_protect", sa.String(32), nullable=True),
     sa.Index("ix_events_at", "at"),
     sa.Index("ix_events_action_at", "action", "at"),
     sa.Index("ix_events_outcome_at", "outcome", "at"),
     sa.Index("ix_events_platform_at", "platform", "at"),
     sa.Index("ix_events_key_id_at", "key_id", "at"),
     sa.Index("ix_events_subject_at", "subject", "at"),
+    sa.Index("ix_events_request_id", "request_id"),
+    sa.Index("ix_events_at_summary", "at", "action", "outcome", "enforced", "platform", "tier"),
+    sa.Index("ix_events_at_android", "at", "device_verdict", "play_protect"),
 )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -36,6 +37,7 @@ from app_integrity.storage.base import (
 )
 from app_integrity.storage.schema import UTCDateTime, challenges, events, keys, session_keys, used_session_ids
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Serialises concurrent `migrate()` calls from several processes on one PostgreSQL database.
 _MIGRATION_LOCK_ID = 0x41495F4D4947  # "AI_MIG"
@@ -162,6 +164,8 @@ def _event_from_row(row: Any) -> EventRecord:
         key_id=None if row.key_id is None else bytes(row.key_id),
         subject=row.subject,
         request_id=row.request_id,
+        device_verdict=row.device_verdict,
+        play_protect=row.play_protect,
     )
 
 
@@ -303,6 +307,15 @@ class SQLStore:
         require_aware(event.at)
         await self._run.write(_count, _INSERT_EVENT, _event_values(event))
 
+    async def query(self, operation: Callable[..., T], *args: Any) -> T:
+        """Run a read-only operation (a function of a ``Connection``) that may scan many rows: the dashboard's
+        aggregates (``app_integrity.storage.insights``)."""
+        return await self._run.scan(operation, *args)
+
+    async def execute_write(self, operation: Callable[..., T], *args: Any) -> T:
+        """Run a writing operation that commits itself (bulk inserts, retention deletes)."""
+        return await self._run.write(operation, *args)
+
     async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]:
         check_event_filters(filters, limit)
         query = sa.select(events).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
@@ -425,4 +438,6 @@ def _event_values(record: EventRecord) -> dict[str, Any]:
         "key_id": record.key_id,
         "subject": record.subject,
         "request_id": record.request_id,
+        "device_verdict": record.device_verdict,
+        "play_protect": record.play_protect,
     }

@@ -1,0 +1,343 @@
+"""The dashboard's questions, answered by the database: GROUP BY in SQL over indexed columns, never Python loops.
+
+Every aggregate is bounded by a time range (``at >= since AND at < until``), which ``ix_events_at_summary``
+(at, action, outcome, enforced, platform, tier) serves as a covering index. Reasons are a JSON array per event:
+they are unnested in SQL (SQLite ``json_each``, PostgreSQL ``json_array_elements_text``).
+
+Time buckets are UTC text keys computed in SQL: ``YYYY-MM-DD`` (day), ``YYYY-MM-DD HH`` (hour),
+``YYYY-MM-DD HH:MM`` (minute). SQLite stores UTC wall time as ISO text, so a prefix is the bucket; PostgreSQL
+formats the ``timestamptz`` in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app_integrity.errors import ConfigError, InputError
+from app_integrity.storage._checks import check_limit, require_aware
+from app_integrity.storage.base import EventRecord, KeyKind, KeyRecord, Store
+from app_integrity.storage.schema import UTCDateTime, events, keys
+from app_integrity.storage.split import SplitStore
+from app_integrity.storage.sql import SQLStore, _event_from_row, _event_values, _key_from_row
+
+PRUNE_BATCH = 10_000
+MAX_BULK = 100_000
+
+
+class Bucket(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+_SQLITE_PREFIX = {Bucket.MINUTE: 16, Bucket.HOUR: 13, Bucket.DAY: 10}
+_KEY_FORMAT = {Bucket.MINUTE: "%Y-%m-%d %H:%M", Bucket.HOUR: "%Y-%m-%d %H", Bucket.DAY: "%Y-%m-%d"}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    since: datetime
+    until: datetime
+    bucket: Bucket
+
+    def __post_init__(self) -> None:
+        require_aware(self.since, self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    bucket: str
+    action: str
+    outcome: str
+    enforced: bool
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRow:
+    platform: str | None
+    tier: str
+    outcome: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """One action's traffic in the range: what enforce mode allows, limits and blocks (observe mode included)."""
+
+    action: str
+    total: int
+    allow: int
+    limit: int
+    block: int
+    enforced: int  # decisions made in enforce mode
+
+    @property
+    def allow_share(self) -> float:
+        return self.allow / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDay:
+    day: str
+    kind: str
+    environment: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """The recent-events table's filters; ``None`` means any."""
+
+    action: str | None = None
+    outcome: str | None = None
+    platform: str | None = None
+    reason: str | None = None
+    subject: str | None = None
+    key_id: bytes | None = None
+
+
+def sql_store(store: Store) -> SQLStore:
+    """The SQL database under ``store`` (the dashboard and retention need one); ``config.invalid`` otherwise."""
+    main = store.main if isinstance(store, SplitStore) else store
+    if not isinstance(main, SQLStore):
+        raise ConfigError("config.invalid", "the dashboard and event retention need SQL storage (sqlite or postgresql)")
+    return main
+
+
+def _bucket(dialect: str, bucket: Bucket) -> sa.ColumnElement[Any]:
+    """SQLite: a prefix of the stored UTC text. PostgreSQL: date_trunc in UTC (cheaper per row than formatting;
+    the few resulting groups are formatted by ``_bucket_key``)."""
+    if dialect == "sqlite":
+        return sa.func.substr(events.c.at, 1, _SQLITE_PREFIX[bucket])
+    return sa.func.date_trunc(bucket.value, sa.func.timezone("UTC", events.c.at))
+
+
+def _bucket_key(value: Any, bucket: Bucket) -> str:
+    if isinstance(value, datetime):
+        return value.strftime(_KEY_FORMAT[bucket])
+    return str(value)
+
+
+def _in_range(span: TimeRange) -> sa.ColumnElement[bool]:
+    return sa.and_(events.c.at >= span.since, events.c.at < span.until)
+
+
+# Each event's reasons as rows named r.value. Whole statements per dialect: no SQL is assembled from strings.
+_TOP_REASONS = {
+    "sqlite": "SELECT r.value AS reason, count(*) AS n FROM events, json_each(events.reasons) AS r"
+    " WHERE events.at >= :since AND events.at < :until AND events.outcome <> 'allow'"
+    " GROUP BY r.value ORDER BY n DESC, reason LIMIT :limit",
+    "postgresql": "SELECT r.value AS reason, count(*) AS n"
+    " FROM events CROSS JOIN LATERAL json_array_elements_text(events.reasons) AS r(value)"
+    " WHERE events.at >= :since AND events.at < :until AND events.outcome <> 'allow'"
+    " GROUP BY r.value ORDER BY n DESC, reason LIMIT :limit",
+}
+_HAS_REASON = {
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(events.reasons) AS r WHERE r.value = :reason)",
+    "postgresql": "EXISTS (SELECT 1 FROM json_array_elements_text(events.reasons) AS r(value) WHERE r.value = :reason)",
+}
+
+
+def _column(name: str, allowed: frozenset[str]) -> sa.Column[Any]:
+    if name not in allowed:
+        raise InputError("input.invalid_argument", f"no aggregate over column {name!r}")
+    return events.c[name]
+
+
+# --- aggregates ---
+
+
+async def decisions_over_time(store: SQLStore, span: TimeRange) -> list[SeriesPoint]:
+    """Counts per (bucket, action, outcome, enforced), in bucket order."""
+    bucket = _bucket(store.dialect, span.bucket).label("bucket")
+    query = (
+        sa.select(bucket, events.c.action, events.c.outcome, events.c.enforced, sa.func.count().label("n"))
+        .where(_in_range(span))
+        .group_by(bucket, events.c.action, events.c.outcome, events.c.enforced)
+        .order_by(bucket)
+    )
+    rows = await store.query(_rows, query)
+    return [
+        SeriesPoint(_bucket_key(r.bucket, span.bucket), r.action, r.outcome, bool(r.enforced), int(r.n)) for r in rows
+    ]
+
+
+async def split_by_platform_and_tier(store: SQLStore, span: TimeRange) -> list[SplitRow]:
+    query = (
+        sa.select(events.c.platform, events.c.tier, events.c.outcome, sa.func.count().label("n"))
+        .where(_in_range(span))
+        .group_by(events.c.platform, events.c.tier, events.c.outcome)
+        .order_by(sa.func.count().desc())
+    )
+    return [SplitRow(r.platform, r.tier, r.outcome, int(r.n)) for r in await store.query(_rows, query)]
+
+
+async def top_failure_reasons(store: SQLStore, span: TimeRange, *, limit: int = 10) -> list[tuple[str, int]]:
+    """The reasons carried by limit and block decisions, most frequent first."""
+    check_limit(limit)
+    statement = sa.text(_TOP_REASONS[store.dialect]).bindparams(
+        sa.bindparam("since", type_=UTCDateTime()),
+        sa.bindparam("until", type_=UTCDateTime()),
+        sa.bindparam("limit", type_=sa.Integer()),
+    )
+    rows = await store.query(_rows, statement, {"since": span.since, "until": span.until, "limit": limit})
+    return [(str(r.reason), int(r.n)) for r in rows]
+
+
+async def readiness(store: SQLStore, span: TimeRange) -> list[Readiness]:
+    """Per action: the share of its traffic enforce mode would allow (observe mode decides as enforce would)."""
+
+    def outcome_count(outcome: str) -> sa.ColumnElement[Any]:
+        return sa.func.sum(sa.case((events.c.outcome == outcome, 1), else_=0))
+
+    query = (
+        sa.select(
+            events.c.action,
+            sa.func.count().label("total"),
+            outcome_count("allow").label("allow"),
+            outcome_count("limit").label("limit"),
+            outcome_count("block").label("block"),
+            sa.func.sum(sa.case((events.c.enforced.is_(True), 1), else_=0)).label("enforced"),
+        )
+        .where(_in_range(span))
+        .group_by(events.c.action)
+        .order_by(events.c.action)
+    )
+    return [
+        Readiness(r.action, int(r.total), int(r.allow or 0), int(r.limit or 0), int(r.block or 0), int(r.enforced or 0))
+        for r in await store.query(_rows, query)
+    ]
+
+
+async def android_distribution(store: SQLStore, span: TimeRange, column: str) -> list[tuple[str, int]]:
+    """Counts of ``device_verdict`` or ``play_protect`` over the Play Integrity decisions that reported one."""
+    target = _column(column, frozenset({"device_verdict", "play_protect"}))
+    query = (
+        sa.select(target, sa.func.count().label("n"))
+        .where(_in_range(span), target.is_not(None))
+        .group_by(target)
+        .order_by(sa.func.count().desc(), target)
+    )
+    return [(str(r[0]), int(r.n)) for r in await store.query(_rows, query)]
+
+
+async def keys_per_day(store: SQLStore, span: TimeRange) -> list[KeyDay]:
+    """Keys registered per UTC day, platform and environment (Apple: development / production)."""
+    if store.dialect == "sqlite":
+        day: sa.ColumnElement[str] = sa.func.substr(keys.c.created_at, 1, 10)
+    else:
+        day = sa.func.to_char(sa.func.timezone("UTC", keys.c.created_at), "YYYY-MM-DD")
+    label = day.label("day")
+    environment = sa.func.coalesce(keys.c.environment, "").label("environment")
+    query = (
+        sa.select(label, keys.c.kind, environment, sa.func.count().label("n"))
+        .where(keys.c.created_at >= span.since, keys.c.created_at < span.until)
+        .group_by(label, keys.c.kind, environment)
+        .order_by(label, keys.c.kind, environment)
+    )
+    return [KeyDay(str(r.day), r.kind, r.environment, int(r.n)) for r in await store.query(_rows, query)]
+
+
+async def count_events(store: SQLStore, span: TimeRange) -> int:
+    query = sa.select(sa.func.count()).select_from(events).where(_in_range(span))
+    rows = await store.query(_rows, query)
+    return int(rows[0][0])
+
+
+# --- rows ---
+
+
+async def recent_events(
+    store: SQLStore, span: TimeRange, filters: EventFilter, *, limit: int = 100
+) -> list[tuple[int, EventRecord]]:
+    """The newest events in the range matching every filter, with their ids."""
+    check_limit(limit)
+    query = sa.select(events).where(_in_range(span)).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
+    for name in ("action", "outcome", "platform", "subject", "key_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(events.c[name] == value)
+    if filters.reason is not None:
+        query = query.where(
+            sa.text(_HAS_REASON[store.dialect]).bindparams(sa.bindparam("reason", filters.reason, type_=sa.String()))
+        )
+    return [(int(row.id), _event_from_row(row)) for row in await store.query(_rows, query)]
+
+
+async def distinct_values(store: SQLStore, span: TimeRange, column: str) -> list[str]:
+    """The values of ``action`` or ``platform`` seen in the range (the filter form's choices)."""
+    target = _column(column, frozenset({"action", "platform"}))
+    query = sa.select(target).where(_in_range(span), target.is_not(None)).group_by(target).order_by(target)
+    return [str(r[0]) for r in await store.query(_rows, query)]
+
+
+async def key_with_history(
+    store: SQLStore, key_id: bytes, *, limit: int = 200
+) -> tuple[KeyRecord | None, list[EventRecord]]:
+    key_query = sa.select(keys).where(keys.c.key_id == key_id)
+    key_rows = await store.query(_rows, key_query)
+    history_query = (
+        sa.select(events).where(events.c.key_id == key_id).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
+    )
+    history = [_event_from_row(row) for row in await store.query(_rows, history_query)]
+    return (_key_from_row(key_rows[0]) if key_rows else None), history
+
+
+async def recent_keys(store: SQLStore, *, limit: int = 20) -> list[KeyRecord]:
+    check_limit(limit)
+    query = sa.select(keys).order_by(keys.c.created_at.desc(), keys.c.key_id).limit(limit)
+    return [_key_from_row(row) for row in await store.query(_rows, query)]
+
+
+# --- writes: retention and bulk loads ---
+
+
+async def prune_events(store: SQLStore, *, before: datetime) -> int:
+    """Delete events older than ``before``, in batches so a large backlog never holds the write lock for long."""
+    require_aware(before)
+    total = 0
+    while True:
+        deleted = await store.execute_write(_delete_batch, before)
+        total += deleted
+        if deleted < PRUNE_BATCH:
+            return total
+
+
+async def insert_events(store: SQLStore, records: Sequence[EventRecord]) -> int:
+    """Insert many events in one statement (executemany): seeding, imports, benchmarks."""
+    if len(records) > MAX_BULK:
+        raise InputError("input.invalid_argument", f"insert at most {MAX_BULK} events per call")
+    values = [_event_values(record) for record in records]
+    for value in values:
+        require_aware(value["at"])
+    return await store.execute_write(_insert_many, values)
+
+
+def kind_label(kind: str) -> str:
+    return "ios" if kind == KeyKind.APPLE.value else "android"
+
+
+def _rows(conn: Connection, statement: sa.Executable, params: Mapping[str, Any] | None = None) -> list[Any]:
+    return list(conn.execute(statement, dict(params) if params else None).all())
+
+
+def _delete_batch(conn: Connection, before: datetime) -> int:
+    oldest = sa.select(events.c.id).where(events.c.at < before).order_by(events.c.at).limit(PRUNE_BATCH)
+    deleted = conn.execute(sa.delete(events).where(events.c.id.in_(oldest.scalar_subquery()))).rowcount
+    conn.commit()
+    return deleted
+
+
+def _insert_many(conn: Connection, values: list[dict[str, Any]]) -> int:
+    if values:
+        conn.execute(sa.insert(events), values)
+    conn.commit()
+    return len(values)
