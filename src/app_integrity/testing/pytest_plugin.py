@@ -16,17 +16,21 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from app_integrity.config import Settings, parse_config
-from app_integrity.testing.android.fake_google import FakeGoogleApi, FakeGoogleServer
 from app_integrity.testing.android.play import EmulatedAndroidDevice
 from app_integrity.testing.apple import EmulatedAppAttestService
 from app_integrity.testing.client import CLOUD_PROJECT_NUMBER, IntegrityClient
 from app_integrity.testing.emulator import EMULATED_PACKAGE_NAME, STATE_FOLDER, EmulatorState
-from app_integrity.testing.live import LiveServer
+
+if TYPE_CHECKING:
+    from app_integrity.testing.android.fake_google import FakeGoogleServer
+
+# The plugin loads in every pytest run of an environment with the package installed: the HTTP pieces (the
+# ``server`` extra) are imported only by the fixtures that need them.
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +40,8 @@ def app_integrity_emulator(tmp_path_factory: pytest.TempPathFactory) -> Emulator
 
 @pytest.fixture(scope="session")
 def fake_google(app_integrity_emulator: EmulatorState) -> Iterator[FakeGoogleServer]:
+    from app_integrity.testing.android.fake_google import FakeGoogleApi, FakeGoogleServer
+
     with FakeGoogleServer(FakeGoogleApi(play=app_integrity_emulator.play)) as server:
         yield server
 
@@ -81,6 +87,8 @@ def app_integrity_settings(
 
 @pytest.fixture
 def app_integrity_server(app_integrity_settings: Settings) -> Iterator[str]:
+    from app_integrity.testing.live import LiveServer
+
     with LiveServer(app_integrity_settings) as server:
         yield server.url
 
