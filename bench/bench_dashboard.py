@@ -62,16 +62,18 @@ DEVICE = ("MEETS_DEVICE_INTEGRITY", "MEETS_STRONG_INTEGRITY", "MEETS_BASIC_INTEG
 PROTECT = ("NO_ISSUES", "NO_ISSUES", "POSSIBLE_RISK", "UNEVALUATED")
 
 
-def _events(count: int, rng: random.Random) -> list[EventRecord]:
-    span = 30 * 24 * 3600
+def _events(first: int, count: int, rng: random.Random) -> list[EventRecord]:
+    # Events arrive in time order, as a service records them: evenly over the 30 days before NOW.
+    step = 30 * 24 * 3600 / EVENTS
+    start = NOW - timedelta(days=30)
     records = []
-    for _ in range(count):
+    for index in range(first, first + count):
         android = rng.random() < 0.5
         reasons = rng.choice(REASONS)
         outcome = "allow" if not reasons else rng.choice(("limit", "block"))
         records.append(
             EventRecord(
-                at=NOW - timedelta(seconds=rng.random() * span),
+                at=start + timedelta(seconds=index * step),
                 action=rng.choice(ACTIONS),
                 platform="android" if android else "ios",
                 outcome=outcome,
@@ -95,7 +97,7 @@ async def _seed(store: SQLStore) -> float:
     done = 0
     while done < EVENTS:
         size = min(BATCH, EVENTS - done)
-        await insert_events(store, _events(size, rng))
+        await insert_events(store, _events(done, size, rng))
         done += size
     return time.perf_counter() - start
 

@@ -340,4 +340,11 @@ def _insert_many(conn: Connection, values: list[dict[str, Any]]) -> int:
     if values:
         conn.execute(sa.insert(events), values)
     conn.commit()
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and dbapi is not None:
+        # A bulk load copies its WAL into the database at once (outside any transaction, straight to the driver)
+        # instead of leaving the WAL to grow by the size of every batch.
+        cursor = dbapi.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cursor.close()
     return len(values)
