@@ -133,9 +133,6 @@ def _tier(verdict: IntegrityVerdict) -> Tier:
     return "none"
 
 
-_STANDARD_TO_URLSAFE = str.maketrans("+/", "-_")
-
-
 @functools.lru_cache(maxsize=64)
 def _allowed_digests(digests: tuple[bytes, ...]) -> frozenset[str]:
     # Google sends certificateSha256Digest as unpadded base64url; compare in that spelling.
@@ -143,7 +140,9 @@ def _allowed_digests(digests: tuple[bytes, ...]) -> frozenset[str]:
 
 
 def _normalised_digest(value: str) -> str:
-    return value.rstrip("=").translate(_STANDARD_TO_URLSAFE)
+    # Two replaces, not str.translate: translating through a dict looks every character up and pays a caught
+    # LookupError for each one the table leaves alone, some tens of microseconds for a 43-character digest.
+    return value.rstrip("=").replace("+", "-").replace("/", "_")
 
 
 def evaluate_verdict(
