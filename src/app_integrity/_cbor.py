@@ -19,11 +19,12 @@ DEFAULT_MAX_BYTES = 64 * 1024
 # App Attest structures nest at most three levels (map -> map -> array); leave room, refuse pathological depth.
 MAX_DEPTH = 16
 
+_BYTES_TYPES = (bytes, bytearray, memoryview)
 _DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError, EOFError, MemoryError)
 
 
 def _check_size(data: bytes, *, field: str, max_bytes: int) -> None:
-    if not isinstance(data, bytes | bytearray | memoryview):
+    if not isinstance(data, _BYTES_TYPES):
         raise InputError("input.malformed", f"{field} must be bytes, not {type(data).__name__}")
     if len(data) > max_bytes:
         raise InputError("input.too_large", f"{field} is {len(data)} bytes, more than {max_bytes}")

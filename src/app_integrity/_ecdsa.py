@@ -53,7 +53,11 @@ def public_point(key: ec.EllipticCurvePublicKey) -> bytes:
 
 def verify_p256_sha256(key: P256Key, der_signature: bytes, message: bytes) -> bool:
     """True when ``der_signature`` (strict DER ``ECDSA-Sig-Value``) signs SHA-256(``message``) under ``key``."""
-    public_key = load_p256_public_key(key)
+    return verify_loaded_p256_sha256(load_p256_public_key(key), der_signature, message)
+
+
+def verify_loaded_p256_sha256(public_key: ec.EllipticCurvePublicKey, der_signature: bytes, message: bytes) -> bool:
+    """``verify_p256_sha256`` for a key that ``load_p256_public_key`` already returned (checked once, not twice)."""
     try:
         public_key.verify(der_signature, message, _ECDSA_SHA256)
     except InvalidSignature:

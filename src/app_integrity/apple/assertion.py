@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 
 from app_integrity import _cbor
-from app_integrity._ecdsa import P256Key, load_p256_public_key, verify_p256_sha256
+from app_integrity._ecdsa import P256Key, load_p256_public_key, verify_loaded_p256_sha256
 from app_integrity._encoding import decode_base64
 from app_integrity.apple._inputs import client_data_hash as resolve_client_data_hash
 from app_integrity.apple.app import AppleApp
@@ -67,7 +67,7 @@ def verify_assertion(
     nonce = hashlib.sha256(auth_data_raw + client_hash).digest()
     # Step 3: "Use the public key that you store from the attestation object to verify that the assertion's
     # signature is valid for nonce." Devices sign the nonce as the message (ECDSA-P256-SHA256 over it).
-    if not verify_p256_sha256(key, signature, nonce):
+    if not verify_loaded_p256_sha256(key, signature, nonce):
         raise AppleError("apple.signature_invalid", "the assertion's signature does not verify with this key")
     # Step 4: "Compute the SHA256 hash of the client's App ID, and verify that it matches the RP ID in the
     # authenticator data."

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import SignatureAlgorithmOID
 
+from app_integrity.apple import _der
 from app_integrity.errors import AppleError, InputError
 
 # Apple's App Attest and receipt CAs sign with ECDSA only; anything else is not theirs.
@@ -39,6 +40,7 @@ class Issuer:
     certificate: x509.Certificate
     public_key: ec.EllipticCurvePublicKey
     subject: x509.Name
+    subject_der: bytes  # the DER of ``subject``, to recognise the certificates it issued without building names
     not_before: datetime
     not_after: datetime
     root: x509.Certificate
@@ -53,6 +55,34 @@ def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
         return x509.load_der_x509_certificate(bytes(der))
     except ValueError as exc:
         raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
+
+
+def _issuer_der(tbs: bytes) -> bytes | None:
+    """The DER of the issuer name inside a TBSCertificate, or None when the walk does not find it."""
+    # TBSCertificate ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, serialNumber INTEGER,
+    #                               signature AlgorithmIdentifier, issuer Name, ... } (RFC 5280 §4.1)
+    try:
+        position = _der.enter(tbs, 0, _der.UNIVERSAL, _der.SEQUENCE)
+        element, after = _der.read(tbs, position)
+        if element[0] == _der.CONTEXT and element[2] == 0:
+            position = after
+        _, position = _der.read(tbs, position)  # serialNumber
+        _, position = _der.read(tbs, position)  # signature
+        _, end = _der.read(tbs, position)
+    except InputError:
+        return None
+    return tbs[position:end]
+
+
+def issued_by(certificate: x509.Certificate, issuer: Issuer) -> bool:
+    """True when ``certificate``'s issuer name is ``issuer``'s subject name (``x509.Name`` equality).
+
+    The same bytes are the same name, checked without building name objects; any other spelling is compared
+    as names.
+    """
+    if _issuer_der(certificate.tbs_certificate_bytes) == issuer.subject_der:
+        return True
+    return certificate.issuer == issuer.subject
 
 
 def signature_valid(issuer_key: ec.EllipticCurvePublicKey, certificate: x509.Certificate) -> bool:
@@ -123,6 +153,7 @@ def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issu
                 certificate=certificate,
                 public_key=public_key,
                 subject=certificate.subject,
+                subject_der=certificate.subject.public_bytes(),
                 not_before=certificate.not_valid_before_utc,
                 not_after=certificate.not_valid_after_utc,
                 root=root,

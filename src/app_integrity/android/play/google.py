@@ -36,6 +36,7 @@ _MAX_RESPONSE_BYTES = 256 * 1024
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
 _CONNECTIONS_PER_POOL = 4
 _REFRESH_TIMEOUT = 30.0
+_MAX_CACHED_URLS = 64
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
@@ -81,15 +82,17 @@ class GoogleApiDecoder:
         pools = max(1, -(-max_connections // _CONNECTIONS_PER_POOL))
         per_pool = -(-max_connections // pools)
         tls = httpx.create_ssl_context()  # the CA bundle is loaded once, shared by every pool
-        self._clients = [
-            httpx.AsyncClient(
-                timeout=timeout,
-                verify=tls,
-                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+        # Requests go straight to httpx's transport (its connection pool), not through ``AsyncClient``: the client
+        # layer adds URL merging, cookie extraction, auth and redirect flows that this one fixed POST never uses,
+        # and they cost more CPU than the request itself (bench/bench_play.py measures it).
+        self._transports = [
+            httpx.AsyncHTTPTransport(
+                verify=tls, limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
             )
             for _ in range(pools)
         ]
-        self._turn = itertools.cycle(self._clients)
+        self._turn = itertools.cycle(self._transports)
+        self._urls: dict[str, httpx.URL] = {}
         # The refresh has its own timeout: it outlives a caller's deadline (see _bearer).
         self._auth_client = httpx.Client(timeout=_REFRESH_TIMEOUT, verify=tls)
         self._auth_request = HttpxAuthRequest(self._auth_client)
@@ -130,8 +133,8 @@ class GoogleApiDecoder:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        for transport in self._transports:
+            await transport.aclose()
         self._auth_client.close()
 
     async def _bearer(self) -> str:
@@ -169,7 +172,7 @@ class GoogleApiDecoder:
             raise InputError("input.too_large", f"the integrity token is over {MAX_TOKEN_CHARS} characters")
         if not _PACKAGE_NAME.fullmatch(package_name):
             raise InputError("input.invalid_argument", f"{package_name!r} is not an Android package name")
-        url = f"{self._endpoint}/v1/{package_name}:decodeIntegrityToken"
+        url = self._url(package_name)
         body = json.dumps({"integrityToken": token}).encode()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
@@ -182,12 +185,7 @@ class GoogleApiDecoder:
             try:
                 async with asyncio.timeout(remaining):
                     bearer = await self._bearer()
-                    response = await next(self._turn).post(
-                        url,
-                        content=body,
-                        headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
-                        timeout=max(deadline - loop.time(), 0.001),
-                    )
+                    response = await self._post(url, body, bearer, max(deadline - loop.time(), 0.001))
             except (TimeoutError, httpx.TimeoutException):
                 last = "timeout"
             except httpx.TransportError as exc:
@@ -217,6 +215,29 @@ class GoogleApiDecoder:
         raise UnavailableError(
             "google.unavailable", f"Google did not decode the token within {self._timeout} s (last: {last})"
         )
+
+    def _url(self, package_name: str) -> httpx.URL:
+        url = self._urls.get(package_name)
+        if url is None:
+            url = httpx.URL(f"{self._endpoint}/v1/{package_name}:decodeIntegrityToken")
+            if len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[package_name] = url
+        return url
+
+    async def _post(self, url: httpx.URL, body: bytes, bearer: str, timeout: float) -> httpx.Response:
+        request = httpx.Request(
+            "POST",
+            url,
+            content=body,
+            headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+            extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
+        )
+        response = await next(self._turn).handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     @staticmethod
     def _verdict(response: httpx.Response) -> IntegrityVerdict:

@@ -25,7 +25,9 @@ from app_integrity.errors import InputError, PlayIntegrityError
 
 MAX_TOKEN_CHARS = 32 * 1024
 _MAX_HEADER = 1024  # bounds the header cache's memory too
-_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# '-' and '_' become '+' and '/'; '+', '/' and '=' become '!', which strict base64 decoding refuses.
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = (b"", b"", b"==", b"=")  # by length modulo 4 (1 is impossible and refused first)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 # Header members that would make the token choose its own keys or processing: refused outright.
 _FORBIDDEN_JWE = frozenset({"zip", "crit", "jku", "jwk", "x5u", "x5c", "epk", "apu", "apv", "p2s", "p2c", "iv", "tag"})
@@ -33,13 +35,14 @@ _FORBIDDEN_JWS = frozenset({"crit", "jku", "jwk", "x5u", "x5c", "b64"})
 
 
 def _b64url(segment: bytes, what: str) -> bytes:
-    # RFC 7515 §2: base64url without padding. binascii's strict mode refuses any character outside the alphabet;
-    # the standard-alphabet characters and padding are refused first, so only base64url gets through.
-    if b"+" in segment or b"/" in segment or b"=" in segment or len(segment) % 4 == 1:
+    # RFC 7515 §2: base64url without padding. One translation maps the URL-safe alphabet onto the standard one and
+    # the standard-only characters and padding onto a character outside both, so binascii's strict mode refuses
+    # anything that is not base64url in the same pass that decodes it.
+    if len(segment) % 4 == 1:
         raise PlayIntegrityError("play.token_malformed", f"the {what} is not base64url")
     try:
         return binascii.a2b_base64(
-            segment.translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4), strict_mode=True
+            segment.translate(_URLSAFE_TO_STANDARD) + _PADDING[len(segment) % 4], strict_mode=True
         )
     except (binascii.Error, ValueError) as exc:
         raise PlayIntegrityError("play.token_malformed", f"the {what} is not base64url") from exc

@@ -165,58 +165,109 @@ def parse_verdict(payload: Mapping[str, Any] | bytes | str) -> IntegrityVerdict:
             raise PlayIntegrityError("play.payload_invalid", "verdict payload is not JSON") from exc
     if not isinstance(payload, dict):
         raise PlayIntegrityError("play.payload_invalid", "verdict payload is not a JSON object")
+    # Each field is read inline when it has the exact type JSON gives it (the common case, once per request);
+    # anything else goes to the helper, which accepts, converts or refuses it with the field's path.
+    get = payload.get
 
-    request = _obj(payload, "requestDetails", "payload", required=True) or {}
-    request_details = RequestDetails(
-        request_package_name=_str(request, "requestPackageName", "requestDetails", required=True) or "",
-        timestamp_millis=_int64(request, "timestampMillis", "requestDetails", required=True) or 0,
-        request_hash=_str(request, "requestHash", "requestDetails"),
-        nonce=_str(request, "nonce", "requestDetails"),
-    )
+    request = get("requestDetails")
+    if type(request) is not dict:
+        request = _obj(payload, "requestDetails", "payload", required=True) or {}
+    package = request.get("requestPackageName")
+    if type(package) is not str:
+        package = _str(request, "requestPackageName", "requestDetails", required=True) or ""
+    timestamp = request.get("timestampMillis")
+    if type(timestamp) is not int:
+        timestamp = _int64(request, "timestampMillis", "requestDetails", required=True) or 0
+    request_hash = request.get("requestHash")
+    if request_hash is not None and type(request_hash) is not str:
+        request_hash = _str(request, "requestHash", "requestDetails")
+    nonce = request.get("nonce")
+    if nonce is not None and type(nonce) is not str:
+        nonce = _str(request, "nonce", "requestDetails")
+    request_details = RequestDetails(package, timestamp, request_hash, nonce)
 
     app_integrity = None
-    if (app := _obj(payload, "appIntegrity", "payload")) is not None:
-        app_integrity = AppIntegrity(
-            app_recognition_verdict=_str(app, "appRecognitionVerdict", "appIntegrity") or "",
-            package_name=_str(app, "packageName", "appIntegrity"),
-            certificate_sha256_digest=_strings(app, "certificateSha256Digest", "appIntegrity") or (),
-            version_code=_int64(app, "versionCode", "appIntegrity"),
-        )
+    app = get("appIntegrity")
+    if app is not None:
+        if type(app) is not dict:
+            app = _obj(payload, "appIntegrity", "payload") or {}
+        recognition = app.get("appRecognitionVerdict")
+        if type(recognition) is not str:
+            recognition = _str(app, "appRecognitionVerdict", "appIntegrity") or ""
+        package_name = app.get("packageName")
+        if package_name is not None and type(package_name) is not str:
+            package_name = _str(app, "packageName", "appIntegrity")
+        certificates = _strings(app, "certificateSha256Digest", "appIntegrity") or ()
+        version_code = app.get("versionCode")
+        if version_code is not None and type(version_code) is not int:
+            version_code = _int64(app, "versionCode", "appIntegrity")
+        app_integrity = AppIntegrity(recognition, package_name, certificates, version_code)
 
     device_integrity = None
-    if (device := _obj(payload, "deviceIntegrity", "payload")) is not None:
-        attributes = _obj(device, "deviceAttributes", "deviceIntegrity") or {}
-        activity = _obj(device, "recentDeviceActivity", "deviceIntegrity") or {}
-        device_integrity = DeviceIntegrity(
-            device_recognition_verdict=_strings(device, "deviceRecognitionVerdict", "deviceIntegrity") or (),
-            legacy_device_recognition_verdict=_strings(device, "legacyDeviceRecognitionVerdict", "deviceIntegrity"),
-            sdk_version=_int64(attributes, "sdkVersion", "deviceIntegrity.deviceAttributes"),
-            device_activity_level=_str(activity, "deviceActivityLevel", "deviceIntegrity.recentDeviceActivity"),
-            device_recall=_device_recall(_obj(device, "deviceRecall", "deviceIntegrity")),
-        )
+    device = get("deviceIntegrity")
+    if device is not None:
+        if type(device) is not dict:
+            device = _obj(payload, "deviceIntegrity", "payload") or {}
+        attributes = device.get("deviceAttributes")
+        if attributes is not None and type(attributes) is not dict:
+            attributes = _obj(device, "deviceAttributes", "deviceIntegrity") or {}
+        activity = device.get("recentDeviceActivity")
+        if activity is not None and type(activity) is not dict:
+            activity = _obj(device, "recentDeviceActivity", "deviceIntegrity") or {}
+        labels = _strings(device, "deviceRecognitionVerdict", "deviceIntegrity") or ()
+        legacy = device.get("legacyDeviceRecognitionVerdict")
+        if legacy is not None:
+            legacy = _strings(device, "legacyDeviceRecognitionVerdict", "deviceIntegrity")
+        sdk_version = None if attributes is None else attributes.get("sdkVersion")
+        if sdk_version is not None and type(sdk_version) is not int:
+            sdk_version = _int64(attributes or {}, "sdkVersion", "deviceIntegrity.deviceAttributes")
+        activity_level = None if activity is None else activity.get("deviceActivityLevel")
+        if activity_level is not None and type(activity_level) is not str:
+            activity_level = _str(activity or {}, "deviceActivityLevel", "deviceIntegrity.recentDeviceActivity")
+        recall = device.get("deviceRecall")
+        if recall is not None:
+            recall = _device_recall(_obj(device, "deviceRecall", "deviceIntegrity"))
+        device_integrity = DeviceIntegrity(labels, legacy, sdk_version, activity_level, recall)
 
     account_details = None
-    if (account := _obj(payload, "accountDetails", "payload")) is not None:
-        account_activity = _obj(account, "accountActivity", "accountDetails") or {}
-        account_details = AccountDetails(
-            app_licensing_verdict=_str(account, "appLicensingVerdict", "accountDetails") or "",
-            account_activity_level=_str(account_activity, "activityLevel", "accountDetails.accountActivity"),
-        )
+    account = get("accountDetails")
+    if account is not None:
+        if type(account) is not dict:
+            account = _obj(payload, "accountDetails", "payload") or {}
+        account_activity = account.get("accountActivity")
+        if account_activity is not None and type(account_activity) is not dict:
+            account_activity = _obj(account, "accountActivity", "accountDetails") or {}
+        licensing = account.get("appLicensingVerdict")
+        if type(licensing) is not str:
+            licensing = _str(account, "appLicensingVerdict", "accountDetails") or ""
+        account_level = None if account_activity is None else account_activity.get("activityLevel")
+        if account_level is not None and type(account_level) is not str:
+            account_level = _str(account_activity or {}, "activityLevel", "accountDetails.accountActivity")
+        account_details = AccountDetails(licensing, account_level)
 
     environment_details = None
-    if (environment := _obj(payload, "environmentDetails", "payload")) is not None:
-        risk = _obj(environment, "appAccessRiskVerdict", "environmentDetails")
+    environment = get("environmentDetails")
+    if environment is not None:
+        if type(environment) is not dict:
+            environment = _obj(payload, "environmentDetails", "payload") or {}
+        risk = environment.get("appAccessRiskVerdict")
+        if risk is not None and type(risk) is not dict:
+            risk = _obj(environment, "appAccessRiskVerdict", "environmentDetails")
+        play_protect = environment.get("playProtectVerdict")
+        if play_protect is not None and type(play_protect) is not str:
+            play_protect = _str(environment, "playProtectVerdict", "environmentDetails")
         environment_details = EnvironmentDetails(
-            play_protect_verdict=_str(environment, "playProtectVerdict", "environmentDetails"),
-            apps_detected=None if risk is None else (_strings(risk, "appsDetected", "appAccessRiskVerdict") or ()),
+            play_protect, None if risk is None else (_strings(risk, "appsDetected", "appAccessRiskVerdict") or ())
         )
 
-    testing = _obj(payload, "testingDetails", "payload") or {}
+    testing = get("testingDetails")
+    if testing is None:
+        is_testing = False
+    else:
+        if type(testing) is not dict:
+            testing = _obj(payload, "testingDetails", "payload") or {}
+        flag = testing.get("isTestingResponse")
+        is_testing = flag is True or (flag is not False and bool(_bool(testing, "isTestingResponse", "testingDetails")))
     return IntegrityVerdict(
-        request_details=request_details,
-        app_integrity=app_integrity,
-        device_integrity=device_integrity,
-        account_details=account_details,
-        environment_details=environment_details,
-        is_testing_response=bool(_bool(testing, "isTestingResponse", "testingDetails")),
+        request_details, app_integrity, device_integrity, account_details, environment_details, is_testing
     )
