@@ -539,7 +539,12 @@ def main() -> None:
         f" {os.getloadavg()[0]:.1f}"
     )
     ca = EmulatedAppleCA.generate()
-    results: dict[str, Any] = {"connections": CONNECTIONS, "rounds": ROUNDS, "cores": os.cpu_count()}
+    results: dict[str, Any] = {
+        "connections": CONNECTIONS,
+        "rounds": ROUNDS,
+        "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg()[0],
+    }
     if ONLY in ("", "sqlite"):
         results["sqlite"] = _summary(_run_config("SQLite", ca, storage_url=None, redis_url=None, workers=1))
     if ONLY in ("", "postgresql"):
@@ -574,6 +579,7 @@ def main() -> None:
     print(f"gated/healthz target >= {RATIO_TARGET:.0%}")
     if ONLY or QUICK or WRAP:
         return  # partial or disturbed runs do not replace the recorded figures
+    results["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {RESULTS}")
