@@ -151,7 +151,7 @@ def _cose_point(cose_key: dict[Any, Any]) -> bytes:
     if (
         cose_key.get(_COSE_KTY) != 2
         or cose_key.get(_COSE_CRV) != 1
-        or cose_key.get(_COSE_ALG, -7) != -7
+        or cose_key.get(_COSE_ALG) != -7
         or not isinstance(x, bytes)
         or not isinstance(y, bytes)
         or len(x) != 32
