@@ -131,10 +131,10 @@ async def _measure(store: Store) -> dict[str, float]:
     return figures
 
 
-def _print(title: str, figures: dict[str, float], floor: float) -> None:
+def _print(title: str, figures: dict[str, float], floor: float, ecdsa: float) -> None:
     print(f"\n{title} (floor: bare-driver SELECT by key {floor:.0f} us)")
     for name, value in figures.items():
-        print(f"  {name:<45} {value:8.0f} us   x{value / floor:5.1f} floor")
+        print(f"  {name:<45} {value:8.0f} us   x{value / floor:5.1f} floor   x{value / ecdsa:4.1f} ECDSA verify")
 
 
 async def _run() -> None:
@@ -148,7 +148,7 @@ async def _run() -> None:
             some_key = (await store.list_keys(limit=1))[0].key_id
         finally:
             await store.close()
-        _print("SQLite", figures, _sqlite_floor_us(Path(folder) / "bench.db", some_key))
+        _print("SQLite", figures, _sqlite_floor_us(Path(folder) / "bench.db", some_key), ecdsa)
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     try:
@@ -170,7 +170,7 @@ async def _run() -> None:
                 continue
             finally:
                 await store.close()
-            _print(title, figures, await _pg_floor_us(schema, some_key))
+            _print(title, figures, await _pg_floor_us(schema, some_key), ecdsa)
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()

@@ -10,7 +10,7 @@ from importlib.resources import files
 import pytest
 
 from app_integrity.apple import AppleApp, AttestedKey, verify_attestation, verify_receipt
-from app_integrity.apple.receipt import parse_receipt
+from app_integrity.apple.receipt import MAX_CLOCK_SKEW, parse_receipt
 from app_integrity.apple.roots import TrustRoots
 from app_integrity.errors import AppIntegrityError
 from app_integrity.testing.apple import EmulatedAppAttestService, EmulatedAppleCA
@@ -75,7 +75,19 @@ def test_tampered_content() -> None:
 
 
 def test_before_its_creation() -> None:
-    assert _real(now=vectors.valid_at(vectors.load(RECEIPT)) - timedelta(seconds=1)) == "apple.receipt_invalid"
+    created = vectors.valid_at(vectors.load(RECEIPT))
+    assert _real(now=created - MAX_CLOCK_SKEW - timedelta(seconds=1)) == "apple.receipt_invalid"
+
+
+def test_apple_clock_slightly_ahead_is_tolerated() -> None:
+    vector = vectors.load(RECEIPT)
+    receipt = verify_receipt(
+        vector["receipt_b64"],
+        app=vectors.app_of(vector),
+        public_key=vectors.public_key(vector),
+        now=vectors.valid_at(vector) - MAX_CLOCK_SKEW + timedelta(seconds=1),
+    )
+    assert receipt.created_at == vectors.valid_at(vector)
 
 
 @pytest.mark.parametrize(

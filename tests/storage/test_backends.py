@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -16,13 +19,13 @@ from alembic.script import ScriptDirectory
 
 from app_integrity.errors import ConfigError, UnavailableError
 from app_integrity.storage import open_store
-from app_integrity.storage.base import ChallengeRecord, EventRecord
+from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord
 from app_integrity.storage.memory import MemoryStore
 from app_integrity.storage.redis import RedisChallengeStore, decode_challenge, encode_challenge
 from app_integrity.storage.schema import VERSION_TABLE, metadata
 from app_integrity.storage.split import SplitStore
 from app_integrity.storage.sql import MIGRATIONS, SQLStore
-from tests.storage.conftest import SQL_BACKENDS, StoreFactory
+from tests.storage.conftest import PG_DSN, SQL_BACKENDS, StoreFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -149,11 +152,32 @@ async def test_sqlite_runs_in_wal_with_busy_timeout(tmp_path: Path) -> None:
     await store.migrate()
     names = ("journal_mode", "busy_timeout", "synchronous")
     try:
-        # Both kinds of connection the store holds: the reading one and the writing one.
-        for run in (store._run.read, store._run.write):
-            pragmas = await run(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
-            assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
+        read = await store._run.read(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
+        # A write first tries the calling thread without waiting for the lock (see the next test).
+        write = await store._run.write(lambda conn: {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names})
     finally:
+        await store.close()
+    assert read == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 1}  # 1 = NORMAL
+    assert write == {"journal_mode": "wal", "busy_timeout": 0, "synchronous": 1}
+
+
+async def test_sqlite_write_waits_for_another_process_off_the_event_loop(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    other = sqlite3.connect(tmp_path / "integrity.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        write = asyncio.create_task(store.consume_session_id("jti", NOW))
+        ticks = 0
+        while ticks < 20:  # the event loop keeps running while the write waits
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not write.done()
+        other.execute("COMMIT")
+        assert await write is True
+        assert await store.consume_session_id("jti", NOW) is False
+    finally:
+        other.close()
         await store.close()
 
 
@@ -248,3 +272,56 @@ def test_sqlite_file_is_a_real_sqlite_database(tmp_path: Path) -> None:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"keys", "challenges", "used_session_ids", "session_keys", "events", "app_integrity_version"} <= tables
     assert os.path.getsize(tmp_path / "integrity.db") > 0
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS, indirect=True)
+async def test_migrations_go_down_and_up_again(open_backend: StoreFactory) -> None:
+    store = open_backend()
+    assert isinstance(store, SQLStore)
+
+    def downgrade_to_base() -> list[str]:
+        engine = store._run.sync_engine()
+        try:
+            with engine.connect() as connection:
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.downgrade(config, "base")
+                connection.commit()
+                return sorted(sa.inspect(connection).get_table_names())
+        finally:
+            engine.dispose()
+
+    try:
+        await store.migrate()
+        assert await asyncio.to_thread(downgrade_to_base) == [VERSION_TABLE]
+        await store.migrate()
+        key = os.urandom(32)
+        await store.put_challenge(ChallengeRecord(value="c", expires_at=NOW + timedelta(days=3650)))
+        assert await store.consume_challenge_and_advance_counter("c", key, 1, NOW) == (
+            ChallengeRecord(value="c", expires_at=NOW + timedelta(days=3650)),
+            CounterUpdate.UNKNOWN_KEY,
+        )
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgresql_restart_costs_one_answer_then_recovers(pg_schema_url: str) -> None:
+    name = f"app-integrity-test-{os.urandom(6).hex()}"
+    store = open_store(f"{pg_schema_url}&application_name={name}")
+    await store.migrate()
+    try:
+        await asyncio.gather(*(store.get_key(os.urandom(32)) for _ in range(5)))  # several connections idle
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
+        with pytest.raises(UnavailableError) as caught:
+            await store.get_key(os.urandom(32))
+        assert caught.value.code == "storage.unavailable"
+        assert await store.get_key(os.urandom(32)) is None  # the dead connections are gone, a new one answers
+    finally:
+        await store.close()

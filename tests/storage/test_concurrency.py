@@ -98,3 +98,22 @@ async def test_one_counter_value_with_distinct_challenges_wins_once(stores: list
 async def test_one_session_id_is_used_once(stores: list[Store], now: datetime) -> None:
     results = await race(stores, lambda s: s.consume_session_id("jti-race", now + timedelta(hours=1)))
     assert results.count(True) == 1
+
+
+async def test_losing_counters_leave_the_challenge_unused(stores: list[Store], now: datetime, backend: str) -> None:
+    # 100 replays of an old assertion (counter not above the stored one) carrying one live challenge: every one
+    # loses the counter, so none may use up the challenge, and none may wait forever on another's rollback.
+    key_id = await registered_key(stores[0], now)
+    assert await stores[0].advance_counter(key_id, 5, now) is CounterUpdate.ADVANCED
+    record = await issued_challenge(stores[0], now)
+    results = await race(stores, lambda s: s.consume_challenge_and_advance_counter(record.value, key_id, 5, now))
+    if backend == "redis":
+        # Redis and SQL share no transaction: the first consumer used the challenge up (see SplitStore).
+        assert Counter(results) == {
+            (record, CounterUpdate.NOT_INCREASING): 1,
+            (None, CounterUpdate.SKIPPED): ATTEMPTS - 1,
+        }
+        assert await stores[0].consume_challenge(record.value) is None
+    else:
+        assert Counter(results) == {(record, CounterUpdate.NOT_INCREASING): ATTEMPTS}
+        assert await stores[0].consume_challenge(record.value) == record

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,8 @@ from app_integrity.apple.roots import TrustRoots, receipt_root, resolve_roots
 from app_integrity.errors import AppleError, InputError
 
 MAX_RECEIPT_BYTES = 32 * 1024
+# Apple's clock and ours differ by a little: a receipt made seconds "in the future" is not forged.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Apple marks the fraud-receipt signing certificate with this extension; a G3-issued certificate without it
 # (Apple Pay, push, ...) is not a receipt signer.
 RECEIPT_SIGNER_MARKER = x509.ObjectIdentifier("1.2.840.113635.100.12.15")
@@ -326,7 +328,7 @@ def verify_receipt(
     # refreshed receipts.)
     if not hmac.compare_digest(result.public_key, expected_key):
         raise AppleError("apple.public_key_mismatch", "the receipt names another attested key")
-    if result.created_at > at:
+    if result.created_at > at + MAX_CLOCK_SKEW:
         raise _invalid(f"the receipt was created at {result.created_at}, after {at}")
     if at > result.expires_at:
         raise AppleError("apple.receipt_expired", f"the receipt expired at {result.expires_at}")

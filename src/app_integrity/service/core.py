@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app_integrity._clock import resolve_now
-from app_integrity.apple import AttestedKey, verify_assertion, verify_attestation
+from app_integrity.apple import AttestedKey, verify_assertion, verify_attestation, verify_receipt
 from app_integrity.binding import binding_from_body_sha256, body_sha256, request_hash
 from app_integrity.config import Settings
 from app_integrity.errors import (
     AppleError,
+    ChallengeError,
     ConfigError,
     HeaderError,
     InputError,
@@ -143,6 +144,16 @@ class IntegrityService:
         now = self.now()
         attested, bundle_id = _verify_attestation(
             apple, key_id=key_id, attestation=attestation, challenge=challenge, now=now
+        )
+        # The receipt is stored for later fraud-metric refreshes: its signature and chain are checked now.
+        app = apple.app_for(bundle_id)
+        assert app is not None
+        verify_receipt(
+            attested.receipt,
+            app=app,
+            public_key=attested.public_key,
+            now=now,
+            trust_roots=apple.receipt_trust_roots,
         )
         accept_challenge(
             await self.store.consume_challenge(challenge),
@@ -486,6 +497,9 @@ def _check_counter_update(update: CounterUpdate) -> None:
         return
     if update is CounterUpdate.REVOKED:
         raise KeyRegistryError("key.revoked", "the key was revoked while this request was verified")
+    if update is CounterUpdate.SKIPPED:
+        # The challenge was not usable, so the counter was left alone (accept_challenge said why first).
+        raise ChallengeError("challenge.unknown", "the challenge was never issued or has already been used")
     if update is CounterUpdate.UNKNOWN_KEY:
         raise KeyRegistryError("key.unknown", "the key was removed while this request was verified")
     raise AppleError("apple.counter_not_increasing", "another request already used this counter value")

@@ -133,7 +133,9 @@ class Store(ChallengeStore, Protocol):
 
     async def get_key(self, key_id: bytes) -> KeyRecord | None: ...
 
-    async def list_keys(self, *, subject: str | None = None, limit: int = 1000) -> list[KeyRecord]: ...
+    async def list_keys(self, *, subject: str | None = None, limit: int = 1000) -> list[KeyRecord]:
+        """Keys (revoked ones too), oldest first; ``limit`` from 1 to 10000 (else ``input.invalid_argument``)."""
+        ...
 
     async def revoke_key(self, key_id: bytes, now: datetime) -> bool:
         """``True`` if the key existed (revoking twice is not an error)."""
@@ -171,4 +173,9 @@ class Store(ChallengeStore, Protocol):
 
     async def record_event(self, event: EventRecord) -> None: ...
 
-    async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]: ...
+    async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]:
+        """Events, newest first. Filters (all optional, combined with AND): ``action``, ``outcome``,
+        ``platform``, ``tier``, ``subject``, ``request_id`` (str, or None for "not set"), ``key_id`` (bytes or
+        None), ``enforced`` (bool), ``since`` (at >=) and ``until`` (at <) (aware datetimes). An unknown filter,
+        a wrongly typed value or a limit outside 1..10000 raises ``input.invalid_argument``."""
+        ...

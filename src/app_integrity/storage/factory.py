@@ -67,7 +67,7 @@ def _open_main(url: str, *, base_dir: Path) -> Store:
         path = Path(database).expanduser()
         path = path if path.is_absolute() else base_dir / path
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLStore(URL.create("sqlite+aiosqlite", database=str(path)))
+        return SQLStore(URL.create("sqlite", database=str(path)))
     if backend in _POSTGRES_SCHEMES and driver in _POSTGRES_DRIVERS:
         try:
             return SQLStore(parsed.set(drivername="postgresql+psycopg"))

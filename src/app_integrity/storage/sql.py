@@ -1,7 +1,9 @@
 """The SQL backend (SQLAlchemy Core): SQLite (the default) and PostgreSQL.
 
-Every operation is one statement, hence one round trip, except the combined challenge + counter step, which is
-one transaction. How each operation reaches the database (threads, async driver) is ``_runners``' business.
+Every operation is one statement, hence one round trip on PostgreSQL. The combined challenge + counter step is one
+transaction: on PostgreSQL a call of the function migration 0002 installs (still one round trip), on SQLite one
+call that runs the whole transaction. How each operation reaches the database (threads, async driver) is
+``_runners``' business.
 """
 
 from __future__ import annotations
