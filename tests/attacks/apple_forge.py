@@ -150,3 +150,24 @@ def assertion(
     nonce = hashlib.sha256(raw + hashlib.sha256(client_data.encode()).digest()).digest()
     signature = key.sign(nonce, ec.ECDSA(hashes.SHA256()))
     return cbor2.dumps({"signature": signature, "authenticatorData": raw})
+
+
+def with_leaf_curve(attestation: bytes, ca: EmulatedAppleCA, curve_oid: str) -> bytes:
+    """The attestation with its credential certificate's key re-labelled as a point on ``curve_oid``, re-signed by
+    the CA's intermediate: a certificate that parses and chains, but whose key no verifier can load."""
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+
+    decoded = cbor2.loads(attestation)
+    leaf = asn1_x509.Certificate.load(decoded["attStmt"]["x5c"][0])
+    tbs = leaf["tbs_certificate"]
+    tbs["subject_public_key_info"]["algorithm"]["parameters"] = asn1_keys.ECDomainParameters(
+        name="named", value=curve_oid
+    )
+    tbs_der = tbs.untag().dump(force=True)
+    signature = ca.attestation_intermediate.key.sign(tbs_der, ec.ECDSA(hashes.SHA256()))
+    certificate = asn1_x509.Certificate(
+        {"tbs_certificate": tbs, "signature_algorithm": leaf["signature_algorithm"], "signature_value": signature}
+    )
+    decoded["attStmt"]["x5c"][0] = certificate.dump(force=True)
+    return cbor2.dumps(decoded)

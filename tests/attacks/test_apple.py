@@ -15,7 +15,16 @@ from app_integrity._ecdsa import public_point
 from app_integrity.apple import AppleApp, verify_assertion, verify_attestation
 from app_integrity.apple.attestation import AAGUID_DEVELOPMENT
 from app_integrity.testing.apple import EmulatedAppAttestService, EmulatedAppleCA
-from tests.attacks.apple_forge import APP, CHALLENGE, NOW, OTHER_APP, Attestation, assertion, cose_key
+from tests.attacks.apple_forge import (
+    APP,
+    CHALLENGE,
+    NOW,
+    OTHER_APP,
+    Attestation,
+    assertion,
+    cose_key,
+    with_leaf_curve,
+)
 from tests.attacks.corpus import Attack, ids, refused
 
 CA = EmulatedAppleCA.generate()
@@ -146,7 +155,44 @@ OCTETS = b"\x04\x20" + NONCE
 TAGGED = b"\xa1\x22" + OCTETS
 SEQUENCE = b"\x30\x24" + TAGGED
 
+
+def _emulated(device: EmulatedAppAttestService | None = None) -> tuple[bytes, str]:
+    device = device or _device()
+    key_id = device.generate_key()
+    return base64.b64decode(device.attest_key_async(key_id, CHALLENGE)), key_id
+
+
+def _intermediate_on_unknown_curve() -> object:
+    # secp384r1 is 1.3.132.0.34 (2b 81 04 00 22); one flipped bit makes it 1.2.132.0.34, which nothing can load.
+    attestation, key_id = _emulated()
+    decoded = cbor2.loads(attestation)
+    decoded["attStmt"]["x5c"][1] = decoded["attStmt"]["x5c"][1].replace(
+        b"\x2b\x81\x04\x00\x22", b"\x2a\x81\x04\x00\x22"
+    )
+    return verify_attestation(
+        cbor2.dumps(decoded), key_id=key_id, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS
+    )
+
+
+def _leaf_on_unknown_curve() -> object:
+    attestation, key_id = _emulated()
+    forged = with_leaf_curve(attestation, CA, "1.2.840.10045.3.1.99")
+    return verify_attestation(forged, key_id=key_id, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS)
+
+
 ATTESTATIONS: list[Attack] = [
+    Attack(
+        "intermediate whose key names an unknown curve",
+        PLATFORM,
+        "apple.certificate_chain_invalid",
+        _intermediate_on_unknown_curve,
+    ),
+    Attack(
+        "credential certificate whose key names an unknown curve",
+        PLATFORM,
+        "apple.certificate_chain_invalid",
+        _leaf_on_unknown_curve,
+    ),
     Attack("attestation relayed with another key id", PLATFORM, "apple.key_id_mismatch", _relayed_with_another_key_id),
     Attack(
         "development key into a production-only app", PLATFORM, "apple.wrong_environment", _development_into_production

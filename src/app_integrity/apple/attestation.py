@@ -24,7 +24,7 @@ from app_integrity.apple._inputs import client_data_hash as resolve_client_data_
 from app_integrity.apple._inputs import key_id_bytes
 from app_integrity.apple.app import AppleApp
 from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_auth_data
-from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
+from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, public_key_of, signature_valid
 from app_integrity.apple.receipt import (
     ReceiptType,
     parse_receipt,
@@ -208,7 +208,7 @@ def verify_attestation(
 
     # Step 5: "Create the SHA256 hash of the public key in credCert, and verify that it matches the key
     # identifier from your app."
-    leaf_key = leaf.public_key()
+    leaf_key = public_key_of(leaf)
     if not isinstance(leaf_key, ec.EllipticCurvePublicKey) or not isinstance(leaf_key.curve, ec.SECP256R1):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate does not hold a P-256 key")
     point = public_point(leaf_key)

@@ -16,9 +16,10 @@ from datetime import datetime
 from threading import Lock
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from app_integrity.errors import AppleError, InputError
@@ -44,6 +45,15 @@ class Issuer:
     root: x509.Certificate
     root_not_before: datetime
     root_not_after: datetime
+
+
+def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | None:
+    """The certificate's key, or None when it names an algorithm or curve that cannot be loaded (a certificate
+    that parses can still carry, say, an unknown curve OID: ``cryptography`` raises UnsupportedAlgorithm then)."""
+    try:
+        return certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
 
 
 def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
@@ -111,7 +121,7 @@ def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issu
         certificate = x509.load_der_x509_certificate(der)
     except ValueError:
         return None
-    public_key = certificate.public_key()
+    public_key = public_key_of(certificate)
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not _is_ca(certificate):
         return None
     for root in roots:
