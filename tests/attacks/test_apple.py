@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from datetime import timedelta
 
 import cbor2
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app_integrity._ecdsa import public_point
-from app_integrity.apple import AppleApp, verify_assertion, verify_attestation
+from app_integrity.apple import AppleApp, verify_assertion, verify_attestation, verify_receipt
 from app_integrity.apple.attestation import AAGUID_DEVELOPMENT
+from app_integrity.testing._certs import Extension, issue_certificate
 from app_integrity.testing.apple import EmulatedAppAttestService, EmulatedAppleCA
 from tests.attacks.apple_forge import (
     APP,
@@ -180,7 +183,88 @@ def _leaf_on_unknown_curve() -> object:
     return verify_attestation(forged, key_id=key_id, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS)
 
 
+MALFORMED_CONSTRAINTS = x509.UnrecognizedExtension(x509.oid.ExtensionOID.BASIC_CONSTRAINTS, b"\x30\x03\x02\x01")
+
+
+def _malformed_intermediate() -> object:
+    # An intermediate of the right names and key, re-issued by the root with a BasicConstraints that does not parse.
+    genuine = CA.attestation_intermediate
+    reissued = issue_certificate(
+        subject=genuine.certificate.subject,
+        subject_key=genuine.key.public_key(),
+        issuer=CA.attestation_root.certificate.subject,
+        issuer_key=CA.attestation_root.key,
+        not_before=genuine.certificate.not_valid_before_utc,
+        not_after=genuine.certificate.not_valid_after_utc,
+        extensions=[Extension(MALFORMED_CONSTRAINTS, critical=True)],
+    )
+    attestation, key_id = _emulated()
+    decoded = cbor2.loads(attestation)
+    decoded["attStmt"]["x5c"][1] = reissued.public_bytes(serialization.Encoding.DER)
+    return verify_attestation(
+        cbor2.dumps(decoded), key_id=key_id, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS
+    )
+
+
+def _malformed_leaf_extension() -> object:
+    forged = Attestation(CA)
+    raw = forged.build()
+    decoded = cbor2.loads(raw)
+    leaf = x509.load_der_x509_certificate(decoded["attStmt"]["x5c"][0])
+    reissued = issue_certificate(
+        subject=leaf.subject,
+        subject_key=forged.key.public_key(),
+        issuer=CA.attestation_intermediate.certificate.subject,
+        issuer_key=CA.attestation_intermediate.key,
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+        extensions=[Extension(MALFORMED_CONSTRAINTS, critical=True)],
+        hash_algorithm=hashes.SHA256(),
+    )
+    decoded["attStmt"]["x5c"][0] = reissued.public_bytes(serialization.Encoding.DER)
+    return verify_attestation(
+        cbor2.dumps(decoded), key_id=forged.key_id_b64, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS
+    )
+
+
+def _receipt_signer_with_malformed_extension() -> object:
+    # The receipt's signature is the signer's own, so any certificate in the bag reaches the chain check.
+    signer = CA.receipt_signer
+    reissued = issue_certificate(
+        subject=signer.certificate.subject,
+        subject_key=signer.key.public_key(),
+        issuer=CA.receipt_intermediate.certificate.subject,
+        issuer_key=CA.receipt_intermediate.key,
+        not_before=signer.certificate.not_valid_before_utc,
+        not_after=signer.certificate.not_valid_after_utc,
+        extensions=[Extension(MALFORMED_CONSTRAINTS, critical=True)],
+    )
+    ca = dataclasses.replace(CA, receipt_signer=type(signer)(key=signer.key, certificate=reissued))
+    attestation, key_id = _emulated(EmulatedAppAttestService(ca=ca, app=APP))
+    receipt = cbor2.loads(attestation)["attStmt"]["receipt"]
+    attested = verify_attestation(attestation, key_id=key_id, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS)
+    return verify_receipt(receipt, app=APP, public_key=attested.public_key, now=NOW, trust_roots=ROOTS)
+
+
 ATTESTATIONS: list[Attack] = [
+    Attack(
+        "intermediate with an extension that does not parse",
+        PLATFORM,
+        "apple.certificate_chain_invalid",
+        _malformed_intermediate,
+    ),
+    Attack(
+        "credential certificate with an extension that does not parse",
+        PLATFORM,
+        "input.malformed",
+        _malformed_leaf_extension,
+    ),
+    Attack(
+        "receipt signer with an extension that does not parse",
+        PLATFORM,
+        "input.malformed",
+        _receipt_signer_with_malformed_extension,
+    ),
     Attack(
         "intermediate whose key names an unknown curve",
         PLATFORM,

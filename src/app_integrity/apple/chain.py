@@ -56,11 +56,25 @@ def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | 
         return None
 
 
+def _decoded(der: bytes) -> x509.Certificate:
+    """Load a certificate and decode at once what ``cryptography`` decodes lazily (names, validity, extensions):
+    a malformed field raises ValueError here, not in the middle of a later check."""
+    certificate = x509.load_der_x509_certificate(der)
+    _ = (
+        certificate.issuer,
+        certificate.subject,
+        certificate.not_valid_before_utc,
+        certificate.not_valid_after_utc,
+        certificate.extensions,
+    )
+    return certificate
+
+
 def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
     if not isinstance(der, bytes | bytearray):
         raise InputError("input.malformed", f"{field} must be a DER certificate (bytes), not {type(der).__name__}")
     try:
-        return x509.load_der_x509_certificate(bytes(der))
+        return _decoded(bytes(der))
     except ValueError as exc:
         raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
 
@@ -118,7 +132,7 @@ class IssuerCache:
 
 def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issuer | None:
     try:
-        certificate = x509.load_der_x509_certificate(der)
+        certificate = _decoded(der)
     except ValueError:
         return None
     public_key = public_key_of(certificate)
