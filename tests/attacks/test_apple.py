@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import cbor2
@@ -246,7 +247,46 @@ def _receipt_signer_with_malformed_extension() -> object:
     return verify_receipt(receipt, app=APP, public_key=attested.public_key, now=NOW, trust_roots=ROOTS)
 
 
+def with_x5c(index: int, change: Callable[[bytes], bytes]) -> object:
+    attestation, key_id = _emulated()
+    decoded = cbor2.loads(attestation)
+    original = decoded["attStmt"]["x5c"][index]
+    decoded["attStmt"]["x5c"][index] = changed = change(original)
+    assert changed != original
+    return verify_attestation(
+        cbor2.dumps(decoded), key_id=key_id, app=APP, challenge=CHALLENGE, now=NOW, trust_roots=ROOTS
+    )
+
+
+def version_66(der: bytes) -> bytes:
+    # [0] EXPLICIT INTEGER 2 (v3) -> 66: the certificate parses, its version does not.
+    return der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x42", 1)
+
+
+def bit_string_name(der: bytes) -> bytes:
+    # The subject's common name re-tagged from UTF8String to BIT STRING (0 unused bits): a type only
+    # x500UniqueIdentifier may have, which cryptography reports as TypeError when it decodes the name.
+    name = b"Emulated App Attestation CA 1"
+    return der.replace(b"\x0c" + bytes([len(name)]) + name, b"\x03" + bytes([len(name)]) + b"\x00" + name[1:], 1)
+
+
 ATTESTATIONS: list[Attack] = [
+    Attack(
+        "intermediate of X.509 version 66", PLATFORM, "apple.certificate_chain_invalid", lambda: with_x5c(1, version_66)
+    ),
+    Attack("credential certificate of X.509 version 66", PLATFORM, "input.malformed", lambda: with_x5c(0, version_66)),
+    Attack(
+        "intermediate named with a BIT STRING",
+        PLATFORM,
+        "apple.certificate_chain_invalid",
+        lambda: with_x5c(1, bit_string_name),
+    ),
+    Attack(
+        "credential certificate issued by a BIT STRING name",
+        PLATFORM,
+        "input.malformed",
+        lambda: with_x5c(0, bit_string_name),
+    ),
     Attack(
         "intermediate with an extension that does not parse",
         PLATFORM,

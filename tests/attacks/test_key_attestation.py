@@ -147,6 +147,18 @@ EMULATED: list[Attack] = [
         lambda: _verify([_chain()[0], _chain()[-1]]),
     ),
     Attack("chain reordered", PLATFORM, "android.chain_broken", lambda: _reordered()),
+    Attack(
+        "intermediate of X.509 version 66",
+        PLATFORM,
+        "android.signature_invalid",
+        lambda: _rewritten(2, b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x42"),
+    ),
+    Attack(
+        "intermediate named with a BIT STRING",
+        PLATFORM,
+        "android.chain_broken",
+        lambda: _rewritten(2, b"\x0c\x16app-integrity emulator", b"\x03\x16\x00pp-integrity emulator"),
+    ),
     Attack("leaf alone", PLATFORM, "android.chain_incomplete", lambda: _verify(_chain()[:1])),
     Attack("chain padded with copies of the root", PLATFORM, "input.too_large", lambda: _verify(_chain() * 6)),
     Attack("certificate that is not base64", PLATFORM, "input.malformed", lambda: _verify(["%%%", *_chain()[1:]])),
@@ -195,6 +207,14 @@ EMULATED: list[Attack] = [
         ),
     ),
 ]
+
+
+def _rewritten(index: int, old: bytes, new: bytes) -> object:
+    chain = _chain()
+    der = base64.b64decode(chain[index])
+    assert old in der
+    chain[index] = base64.b64encode(der.replace(old, new, 1)).decode()
+    return _verify(chain)
 
 
 def _reordered() -> object:

@@ -56,9 +56,14 @@ def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | 
         return None
 
 
+# What ``cryptography`` raises for a certificate that does not decode: ValueError mostly, InvalidVersion for a
+# version other than v1-v3, TypeError for a name attribute of a type its OID does not allow.
+CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion)
+
+
 def _decoded(der: bytes) -> x509.Certificate:
     """Load a certificate and decode at once what ``cryptography`` decodes lazily (names, validity, extensions):
-    a malformed field raises ValueError here, not in the middle of a later check."""
+    a malformed field raises one of ``CERTIFICATE_ERRORS`` here, not in the middle of a later check."""
     certificate = x509.load_der_x509_certificate(der)
     _ = (
         certificate.issuer,
@@ -75,7 +80,7 @@ def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
         raise InputError("input.malformed", f"{field} must be a DER certificate (bytes), not {type(der).__name__}")
     try:
         return _decoded(bytes(der))
-    except ValueError as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
 
 
@@ -133,7 +138,7 @@ class IssuerCache:
 def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issuer | None:
     try:
         certificate = _decoded(der)
-    except ValueError:
+    except CERTIFICATE_ERRORS:
         return None
     public_key = public_key_of(certificate)
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not _is_ca(certificate):
