@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint typecheck bench clean
+.PHONY: serve test lint typecheck bench fuzz fuzz-long clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ test: lint typecheck
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# Fuzzing (fuzz/README.md): `make fuzz` is the CI-sized run (a few seconds per parser), `make fuzz-long` the long one.
+$(BIN)/.fuzz-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	touch $@
+
+fuzz: $(BIN)/.fuzz-installed
+	$(BIN)/python -m fuzz.run --seconds 3
+
+fuzz-long: $(BIN)/.fuzz-installed
+	$(BIN)/python -m fuzz.run --seconds 55 --keep fuzz/corpus --json fuzz/corpus/last-run.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

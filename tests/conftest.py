@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +58,15 @@ def vector_names(subdir: str, pattern: str = "*.json") -> list[str]:
 def load_vector(subdir: str, name: str) -> dict[str, Any]:
     data: dict[str, Any] = load_json(require_shared(f"vectors/{subdir}/{name}.json"))
     return data
+
+
+# --- property tests ---
+# Hypothesis profiles: "ci" (the default) keeps the property suites cheap; ``HYPOTHESIS_PROFILE=long`` digs deeper.
+# Every profile bounds the time of one example: a parser that slows down on some input fails the deadline.
+settings.register_profile(
+    "ci", max_examples=60, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=3000, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

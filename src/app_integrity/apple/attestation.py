@@ -24,7 +24,14 @@ from app_integrity.apple._inputs import client_data_hash as resolve_client_data_
 from app_integrity.apple._inputs import key_id_bytes
 from app_integrity.apple.app import AppleApp
 from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_auth_data
-from app_integrity.apple.chain import IssuerCache, check_validity, issued_by, load_certificate, signature_valid
+from app_integrity.apple.chain import (
+    IssuerCache,
+    check_validity,
+    issued_by,
+    load_certificate,
+    public_key_of,
+    signature_valid,
+)
 from app_integrity.apple.receipt import (
     ReceiptType,
     parse_receipt,
@@ -151,7 +158,7 @@ def _cose_point(cose_key: dict[Any, Any]) -> bytes:
     if (
         cose_key.get(_COSE_KTY) != 2
         or cose_key.get(_COSE_CRV) != 1
-        or cose_key.get(_COSE_ALG, -7) != -7
+        or cose_key.get(_COSE_ALG) != -7
         or not isinstance(x, bytes)
         or not isinstance(y, bytes)
         or len(x) != 32
@@ -208,7 +215,7 @@ def verify_attestation(
 
     # Step 5: "Create the SHA256 hash of the public key in credCert, and verify that it matches the key
     # identifier from your app."
-    leaf_key = leaf.public_key()
+    leaf_key = public_key_of(leaf)
     if not isinstance(leaf_key, ec.EllipticCurvePublicKey) or not isinstance(leaf_key.curve, ec.SECP256R1):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate does not hold a P-256 key")
     point = public_point(leaf_key)

@@ -16,9 +16,10 @@ from datetime import datetime
 from threading import Lock
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from app_integrity.apple import _der
@@ -48,12 +49,40 @@ class Issuer:
     root_not_after: datetime
 
 
+def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | None:
+    """The certificate's key, or None when it names an algorithm or curve that cannot be loaded (a certificate
+    that parses can still carry, say, an unknown curve OID: ``cryptography`` raises UnsupportedAlgorithm then)."""
+    try:
+        return certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+
+
+# What ``cryptography`` raises for a certificate that does not decode: ValueError mostly, InvalidVersion for a
+# version other than v1-v3, TypeError for a name attribute of a type its OID does not allow.
+CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion)
+
+
+def _decoded(der: bytes) -> x509.Certificate:
+    """Load a certificate and decode at once what ``cryptography`` decodes lazily (names, validity, extensions):
+    a malformed field raises one of ``CERTIFICATE_ERRORS`` here, not in the middle of a later check."""
+    certificate = x509.load_der_x509_certificate(der)
+    _ = (
+        certificate.issuer,
+        certificate.subject,
+        certificate.not_valid_before_utc,
+        certificate.not_valid_after_utc,
+        certificate.extensions,
+    )
+    return certificate
+
+
 def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
     if not isinstance(der, bytes | bytearray):
         raise InputError("input.malformed", f"{field} must be a DER certificate (bytes), not {type(der).__name__}")
     try:
-        return x509.load_der_x509_certificate(bytes(der))
-    except ValueError as exc:
+        return _decoded(bytes(der))
+    except CERTIFICATE_ERRORS as exc:
         raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
 
 
@@ -138,10 +167,10 @@ class IssuerCache:
 
 def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issuer | None:
     try:
-        certificate = x509.load_der_x509_certificate(der)
-    except ValueError:
+        certificate = _decoded(der)
+    except CERTIFICATE_ERRORS:
         return None
-    public_key = certificate.public_key()
+    public_key = public_key_of(certificate)
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not _is_ca(certificate):
         return None
     for root in roots:

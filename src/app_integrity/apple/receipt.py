@@ -26,7 +26,7 @@ from app_integrity._ecdsa import P256Key, load_p256_public_key, public_point
 from app_integrity._encoding import decode_base64
 from app_integrity.apple import _der
 from app_integrity.apple.app import AppleApp
-from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, signature_valid
+from app_integrity.apple.chain import IssuerCache, check_validity, load_certificate, public_key_of, signature_valid
 from app_integrity.apple.roots import TrustRoots, receipt_root, resolve_roots
 from app_integrity.errors import AppleError, InputError
 
@@ -187,7 +187,7 @@ def _to_receipt(parsed: ParsedReceipt, raw: bytes) -> Receipt:
             raise _invalid("field 17 (risk metric) is not a number")
         risk_metric = int(risk_text)
     certificate = load_certificate(fields[_CERTIFICATE], field="receipt field 3")
-    key = certificate.public_key()
+    key = public_key_of(certificate)
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise _invalid("the attested certificate in field 3 does not hold a P-256 key")
     return Receipt(
@@ -239,7 +239,7 @@ def _read_signer(parsed: ParsedReceipt) -> tuple[Any, x509.Certificate, list[byt
 
 
 def _verify_signature(parsed: ParsedReceipt, signer_info: Any, signer: x509.Certificate) -> None:
-    key = signer.public_key()
+    key = public_key_of(signer)
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise _invalid("the receipt signer's key is not an EC key")
     signature = signer_info["signature"].native

@@ -147,7 +147,8 @@ def load_certificate(der: bytes, *, index: int) -> ChainCertificate:
     """Decode one DER certificate; ``input.malformed`` when neither decoder accepts it."""
     try:
         return _from_cryptography(der)
-    except (ValueError, x509.InvalidVersion):
+    except (ValueError, TypeError, x509.InvalidVersion):
+        # TypeError: a name attribute of a type its OID does not allow (cryptography decodes names lazily).
         pass
     try:
         return _from_asn1crypto(der)

@@ -5,7 +5,7 @@
   ``aud`` Google's token endpoint, the Play Integrity scope, and a valid ``iat`` / ``exp`` window.
 - ``POST /v1/{packageName}:decodeIntegrityToken``: needs a bearer token from ``/token``; returns
   ``{"tokenPayloadExternal": ...}``, 400 for a token it cannot decode, 403 for another app's token, cleared verdicts
-  when a Standard token is decoded again. Faults (429 / 500 / delays) can be injected.
+  when a Standard token is decoded again. Faults (429 / 500 / delays / non-JSON answers) can be injected.
 
 ``FakeGoogleServer`` runs the ASGI app with uvicorn on a free local port in a background thread.
 """
@@ -65,6 +65,7 @@ class FakeGoogleApi:
     service_accounts: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)
     faults: deque[int] = field(default_factory=deque)
+    garbage: int = 0
     token_requests: int = 0
     decode_requests: int = 0
 
@@ -74,6 +75,10 @@ class FakeGoogleApi:
     def fail_next(self, status: int, times: int = 1) -> None:
         """The next ``times`` decode calls answer ``status`` (429, 500, 503 ...) before any other check."""
         self.faults.extend([status] * times)
+
+    def answer_garbage_next(self, times: int = 1) -> None:
+        """The next ``times`` decode calls answer 200 with a body that is not JSON (a misbehaving proxy)."""
+        self.garbage += times
 
     def revoke_access_tokens(self) -> None:
         self.access_tokens.clear()
@@ -128,6 +133,9 @@ class FakeGoogleApi:
             await asyncio.sleep(self.latency)
         if self.faults:
             return _api_error(self.faults.popleft(), "Injected fault.")
+        if self.garbage:
+            self.garbage -= 1
+            return Response(b"<html><body>502 Bad Gateway</body></html>", media_type="text/html")
         authorization = request.headers.get("authorization", "")
         expiry = self.access_tokens.get(authorization.removeprefix("Bearer "))
         if not authorization.startswith("Bearer ") or expiry is None or expiry < time.time():
