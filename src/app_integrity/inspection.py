@@ -410,7 +410,7 @@ def _extension_bytes(der: bytes, oid: x509.ObjectIdentifier) -> bytes | None:
     certificate = x509.load_der_x509_certificate(der)
     try:
         extension = certificate.extensions.get_extension_for_oid(oid)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension):
         return None
     value = extension.value
     return value.value if isinstance(value, x509.UnrecognizedExtension) else None

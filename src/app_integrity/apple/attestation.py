@@ -115,7 +115,8 @@ def _verify_chain(
         constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         constraints = None
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension) as exc:
+        # RFC 5280 §4.2: an extension appears at most once.
         raise _malformed("the credential certificate's extensions do not parse") from exc
     if constraints is not None and constraints.ca:
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is a CA certificate")
@@ -137,7 +138,7 @@ def _certificate_nonce(leaf: x509.Certificate) -> bytes:
         extension = leaf.extensions.get_extension_for_oid(NONCE_EXTENSION)
     except x509.ExtensionNotFound as exc:
         raise AppleError("apple.nonce_mismatch", "the credential certificate has no nonce extension") from exc
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension) as exc:
         raise _malformed("the credential certificate's extensions do not parse") from exc
     value = extension.value
     if not isinstance(value, x509.UnrecognizedExtension):

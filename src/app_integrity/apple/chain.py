@@ -60,7 +60,8 @@ def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | 
 
 # What ``cryptography`` raises for a certificate that does not decode: ValueError mostly, InvalidVersion for a
 # version other than v1-v3, TypeError for a name attribute of a type its OID does not allow.
-CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion)
+# DuplicateExtension: RFC 5280 §4.2 allows each extension once; cryptography raises it outside ValueError.
+CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension)
 
 
 def _decoded(der: bytes) -> x509.Certificate:

@@ -147,6 +147,10 @@ def load_certificate(der: bytes, *, index: int) -> ChainCertificate:
     """Decode one DER certificate; ``input.malformed`` when neither decoder accepts it."""
     try:
         return _from_cryptography(der)
+    except x509.DuplicateExtension as exc:
+        # RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension." Two
+        # KeyDescriptions would leave open which one is judged: refused, never handed to the lenient decoder.
+        raise InputError("input.malformed", f"chain[{index}] repeats an extension") from exc
     except (ValueError, TypeError, x509.InvalidVersion):
         # TypeError: a name attribute of a type its OID does not allow (cryptography decodes names lazily).
         pass
