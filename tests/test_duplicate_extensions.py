@@ -26,7 +26,8 @@ def _repeat_extension(der: bytes, oid: str) -> bytes:
     extensions.extend(e for e in list(extensions) if e["extn_id"].dotted == oid)
     tbs["extensions"] = asn1_x509.Extensions(extensions)
     certificate["tbs_certificate"] = tbs
-    return certificate.dump(force=True)
+    dumped: bytes = certificate.dump(force=True)
+    return dumped
 
 
 def test_app_attest_leaf_with_two_nonce_extensions() -> None:

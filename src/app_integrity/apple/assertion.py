@@ -30,7 +30,11 @@ class AssertionResult:
 
 
 def _decode(assertion: bytes | str) -> tuple[bytes, bytes]:
-    raw = decode_base64(assertion, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
+    raw = (
+        assertion
+        if type(assertion) is bytes and len(assertion) <= MAX_ASSERTION_BYTES
+        else decode_base64(assertion, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
+    )
     decoded = _cbor.decode(raw, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
     if type(decoded) is not dict or len(decoded) != 2 or decoded.keys() != _MEMBERS:
         raise InputError("input.malformed", "the assertion is not a CBOR map of signature and authenticatorData")

@@ -27,10 +27,9 @@ from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_au
 from app_integrity.apple.chain import (
     IssuerCache,
     check_validity,
-    issued_by,
+    issued_and_signed_by,
     load_certificate,
     public_key_of,
-    signature_valid,
 )
 from app_integrity.apple.receipt import (
     ReceiptType,
@@ -109,7 +108,7 @@ def _verify_chain(
     leaf = load_certificate(x5c[0], field="x5c[0]")
     issuer = _issuers.resolve(x5c[1], roots, code="apple.certificate_chain_invalid")
     # The intermediate's key is loaded once (cached with it): only the leaf's signature is checked per call.
-    if not issued_by(leaf, issuer) or not signature_valid(issuer.public_key, leaf):
+    if not issued_and_signed_by(x5c[0], leaf, issuer):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is not issued by x5c[1]")
     try:
         constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value

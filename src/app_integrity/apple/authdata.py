@@ -101,6 +101,9 @@ def parse_extensions(trailing: bytes) -> AppleExtensions:
 
 def parse_assertion_auth_data(raw: bytes) -> AuthenticatorData:
     """37 bytes, optionally followed by the iOS 27 map. The AT flag is ignored: devices set it regardless."""
+    if type(raw) is bytes and len(raw) == HEADER_LENGTH:
+        # The common case (no iOS 27 map), once per request: the same fields as below, positionally.
+        return AuthenticatorData(raw, raw[:32], raw[32], int.from_bytes(raw[33:37], "big"))
     rp_id_hash, flags, sign_count = _header(raw)
     trailing = bytes(raw[HEADER_LENGTH:])
     extensions = parse_extensions(trailing) if trailing else None
