@@ -128,6 +128,7 @@ class VerifyOptions:
     package_name: str | None = None
     certificate_sha256: tuple[bytes, ...] = ()
     request_hash: str | None = None
+    nonce: str | None = None  # classic Play Integrity requests
     decryption_key: str | None = field(default=None, repr=False)
     verification_key: str | None = field(default=None, repr=False)
     at: datetime | None = None
@@ -564,14 +565,15 @@ def _play_token(token: str, verify: VerifyOptions | None) -> Report:
         )
         return Report(Kind.PLAY, tuple(sections), tuple(steps), error.code)
     sections.append(_verdict_section(verdict))
-    if not verify.certificate_sha256 or verify.request_hash is None:
-        steps.append(
-            Check("request details and verdicts", Status.SKIPPED, "needs --certificate-sha256 and --request-hash")
-        )
+    if not verify.certificate_sha256 or (verify.request_hash is None and verify.nonce is None):
+        needs = "needs --certificate-sha256 and --request-hash (or --nonce)"
+        steps.append(Check("request details and verdicts", Status.SKIPPED, needs))
         return Report(Kind.PLAY, tuple(sections), tuple(steps))
     app = AndroidApp(package_name=verify.package_name, certificate_sha256=verify.certificate_sha256)
     try:
-        result = evaluate_verdict(verdict, app=app, request_hash=verify.request_hash, now=resolve_now(verify.at))
+        result = evaluate_verdict(
+            verdict, app=app, request_hash=verify.request_hash, nonce=verify.nonce, now=resolve_now(verify.at)
+        )
     except AppIntegrityError as error:
         steps.append(Check("request details match this request", Status.FAIL, f"{error.code}: {error.message}"))
         return Report(Kind.PLAY, tuple(sections), tuple(steps), error.code)

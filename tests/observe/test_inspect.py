@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from app_integrity.cli import app
+from app_integrity.testing.android.play import EmulatedAndroidDevice, EmulatedPlayIntegrity
 from tests.apple.vectors import names as apple_names
 from tests.conftest import load_vector, vector_names
 
@@ -188,3 +190,44 @@ def test_verify_without_the_app_says_what_is_missing() -> None:
     assert report["error"] == "input.invalid_argument"
     assert report["checks"][0]["name"] == "decode"
     assert "--team-id" in report["checks"][0]["detail"]
+
+
+def test_a_classic_play_token_is_decoded_with_the_configured_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    play = EmulatedPlayIntegrity()
+    emulated = play.register_app("com.example.app")
+    phone = EmulatedAndroidDevice(play, "com.example.app", profile="play_protect_off")
+    token = phone.request_classic_integrity_token("bm9uY2Utb2YtdGhlLXJlcXVlc3Q")
+    config = tmp_path / "app-integrity.toml"
+    digest = emulated.certificate_sha256.hex()
+    config.write_text(
+        f'[android]\npackage_name = "com.example.app"\ncertificate_sha256 = ["{digest}"]\ndecoder = "local"\n'
+        'decryption_key_env = "PLAY_DECRYPTION"\nverification_key_env = "PLAY_VERIFICATION"\n'
+    )
+    monkeypatch.setenv("PLAY_DECRYPTION", emulated.decryption_key)
+    monkeypatch.setenv("PLAY_VERIFICATION", emulated.verification_key)
+    headers_only = _run(token)[1]
+    assert headers_only["kind"] == "play-integrity-token"
+    assert headers_only["sections"]["token"]["header alg"] == '"A256KW"'
+    assert "not decoded" in headers_only["sections"]["verdict"]
+    code, report = _run(token, "--verify", "--config", str(config))
+    assert code == 0, report
+    verdict = report["sections"]["verdict"]
+    assert verdict["package"] == "com.example.app"
+    assert verdict["nonce"] == "bm9uY2Utb2YtdGhlLXJlcXVlc3Q"
+    assert verdict["play protect"] == "POSSIBLE_RISK"
+    assert [c["status"] for c in report["checks"]] == ["pass", "skipped"]
+    code, report = _run(token, "--verify", "--config", str(config), "--nonce", "bm9uY2Utb2YtdGhlLXJlcXVlc3Q")
+    assert code == 1, report  # a verdict about this request, but Play Protect is off
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert checks["request details match this request"] == "pass"
+    assert checks["device tier: device"] == "pass"
+    assert checks["play.play_protect_off"] == "fail"
+    code, report = _run(token, "--verify", "--config", str(config), "--nonce", "another-nonce")
+    assert report["error"] == "play.nonce_mismatch"
+    other = EmulatedPlayIntegrity().register_app("com.example.app")
+    monkeypatch.setenv("PLAY_DECRYPTION", other.decryption_key)
+    code, report = _run(token, "--verify", "--config", str(config))
+    assert code == 1
+    assert report["error"] == "play.decryption_failed"

@@ -75,6 +75,7 @@ def _options(
     package: str | None,
     certificate_sha256: list[str],
     request_hash: str | None,
+    nonce: str | None,
     at: datetime | None,
     apple_roots: list[Path],
     android_roots: list[Path],
@@ -105,6 +106,7 @@ def _options(
         package_name=package or (android.package_name if android else None),
         certificate_sha256=digests or (android.certificate_sha256 if android else ()),
         request_hash=request_hash,
+        nonce=nonce,
         decryption_key=android.decryption_key if android else None,
         verification_key=android.verification_key if android else None,
         at=at,
@@ -161,6 +163,7 @@ def inspect(
         list[str] | None, typer.Option("--certificate-sha256", help="Android signing certificate digest (repeat)")
     ] = None,
     request_hash: Annotated[str | None, typer.Option(help="Play Integrity: the request hash the app sent")] = None,
+    nonce: Annotated[str | None, typer.Option(help="Play Integrity classic requests: the nonce issued")] = None,
     at: Annotated[
         datetime | None, typer.Option(help="verify as of this time (ISO 8601, UTC), e.g. for expired captures")
     ] = None,
@@ -191,6 +194,7 @@ def inspect(
                 package=package,
                 certificate_sha256=certificate_sha256 or [],
                 request_hash=request_hash,
+                nonce=nonce,
                 at=(at if at.tzinfo else at.replace(tzinfo=UTC)) if at else None,
                 apple_roots=apple_roots or [],
                 android_roots=android_roots or [],
