@@ -39,11 +39,8 @@ Operation = Callable[..., T]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_SECONDS = 5
-# Connections kept open (opened lazily, as concurrency needs them): overflow ones are closed on return, so a pool
-# smaller than the requests in flight opens and closes a PostgreSQL connection (a server process) per operation.
-# Measured with 16 requests in flight (bench service). The ceiling per engine stays 30.
-POOL_SIZE = 20
-MAX_OVERFLOW = 10
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
 _BEGIN_OPTION = "app_integrity_begin"
 _FAILURES = (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.InterfaceError, OSError, TimeoutError)
 
