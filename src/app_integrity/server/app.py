@@ -102,7 +102,8 @@ def create_app(settings: Settings, *, service: IntegrityService | None = None) -
     return app
 
 
-def _service(request: Request) -> IntegrityService:
+async def _service(request: Request) -> IntegrityService:
+    # async: FastAPI would run a plain ``def`` dependency in a worker thread, a hop on every request.
     service: IntegrityService = request.app.state.service
     return service
 
