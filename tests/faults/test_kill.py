@@ -161,16 +161,20 @@ def test_sigkill_during_registrations_and_counter_updates(tmp_path: Path) -> Non
         for key_id, counter in acknowledged.items():
             assert stored[key_id] >= counter, (key_id, stored[key_id], counter)
         # And the keys still work past the crash: a new assertion is allowed.
+        # (The device's counter may trail the stored one if a request died after the store advanced: the device
+        # keeps counting, so within a few assertions it is past it again.)
         device, key_id = registered[0]
+        outcomes = []
         for _ in range(12):
             header = ios_header(
                 device, key_id, challenge=_challenge(server.url), method="POST", path="/shop", body=BODY
             )
-            decision = _verify(server.url, header)
-            assert decision is not None
-            if decision["outcome"] == "allow":
+            after = _verify(server.url, header)
+            assert after is not None
+            outcomes.append(after["outcome"])
+            if after["outcome"] == "allow":
                 break
-        assert decision["outcome"] == "allow", decision
+        assert outcomes[-1] == "allow", outcomes
     finally:
         server.stop()
 
@@ -187,6 +191,6 @@ def test_sigkill_during_registrations_and_counter_updates(tmp_path: Path) -> Non
                 counts[base64.b64encode(event.key_id).decode()] += 1
         return counts
 
-    events = asyncio.run(allow_events())
-    for key_id, count in allows.items():
-        assert events[key_id] >= count, (key_id, events[key_id], count)
+    recorded = asyncio.run(allow_events())
+    for key_id, acknowledged_allows in allows.items():
+        assert recorded[key_id] >= acknowledged_allows, (key_id, recorded[key_id], acknowledged_allows)
