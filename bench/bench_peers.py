@@ -119,7 +119,8 @@ def main() -> None:
         )
 
     print(
-        f"Python peers, same inputs (pyattest {version}; {platform.python_implementation()} {platform.python_version()})"
+        f"Python peers, same inputs (pyattest {version}; "
+        f"{platform.python_implementation()} {platform.python_version()})"
     )
     print(f"{'verifier':24} {'ours':>10} {'floor':>10} {'ours/floor':>10} {'pyattest':>10} {'peer/ours':>9}")
     for row in rows:
