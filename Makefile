@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint typecheck bench fuzz fuzz-long clean
+.PHONY: serve test lint typecheck bench bench-peers fuzz fuzz-long clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: lint typecheck
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# The peers (bench/peers/requirements.txt) live in their own environment, never in the package's dependencies.
+.venv-peers/.installed: pyproject.toml bench/peers/requirements.txt
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet -e . -r bench/peers/requirements.txt
+	touch $@
+
+bench-peers: .venv-peers/.installed
+	.venv-peers/bin/python -m bench peers
 
 # Fuzzing (fuzz/README.md): `make fuzz` is the CI-sized run (a few seconds per parser), `make fuzz-long` the long one.
 $(BIN)/.fuzz-installed: $(BIN)/.installed

@@ -17,8 +17,8 @@ from app_integrity.android import (
     RevocationList,
     verify_key_attestation,
 )
-from app_integrity.android.keyattestation import KeyOrigin, SecurityLevel, VerifiedBootState
-from app_integrity.testing.android.keystore import EmulatedKeyStore
+from app_integrity.android.keyattestation import KeyOrigin, SecurityLevel, VerifiedBootState, parse_key_description
+from app_integrity.testing.android.keystore import EmulatedKeyStore, encode_key_description
 from tests.attacks.corpus import Attack, ids, refused
 from tests.keyattestation_support import app_of, challenge_of, valid_at, vector
 
@@ -159,6 +159,12 @@ EMULATED: list[Attack] = [
         "android.chain_broken",
         lambda: _rewritten(2, b"\x0c\x16app-integrity emulator", b"\x03\x16\x00pp-integrity emulator"),
     ),
+    Attack(
+        "application id with a trailing element of another class",
+        PLATFORM,
+        "android.key_description_malformed",
+        lambda: _application_id_with_trailing_element(),
+    ),
     Attack("leaf alone", PLATFORM, "android.chain_incomplete", lambda: _verify(_chain()[:1])),
     Attack("chain padded with copies of the root", PLATFORM, "input.too_large", lambda: _verify(_chain() * 6)),
     Attack("certificate that is not base64", PLATFORM, "input.malformed", lambda: _verify(["%%%", *_chain()[1:]])),
@@ -215,6 +221,24 @@ def _rewritten(index: int, old: bytes, new: bytes) -> object:
     assert old in der
     chain[index] = base64.b64encode(der.replace(old, new, 1)).decode()
     return _verify(chain)
+
+
+def _application_id_with_trailing_element() -> object:
+    # attestationApplicationId { packages, digests, [APPLICATION 9] ... }: one element too many, of another class.
+    def tlv(tag: int, content: bytes) -> bytes:
+        return bytes([tag, len(content)]) + content
+
+    package = tlv(0x30, tlv(0x04, PACKAGE.encode()) + tlv(0x02, b"\x03"))
+    application_id = tlv(0x30, tlv(0x31, package) + tlv(0x31, b"") + tlv(0x49, b"\xab" * 32))
+    return parse_key_description(
+        encode_key_description(
+            challenge=CHALLENGE.encode(),
+            attestation_version=300,
+            security_level=SecurityLevel.TRUSTED_ENVIRONMENT,
+            software={"creation_date_time": 1, "attestation_application_id": application_id},
+            hardware={"purpose": [2], "origin": 0},
+        )
+    )
 
 
 def _reordered() -> object:

@@ -347,14 +347,15 @@ def _load(spec: Any, der: bytes, where: str) -> Any:
     try:
         value = spec.load(der, strict=True)
         return value.native
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    # AttributeError: asn1crypto's answer to a sequence with a trailing element of another class ([APPLICATION 9]).
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
         raise _malformed(f"{where}: {exc}") from exc
 
 
 def _native(spec: Any, contents: bytes, where: str) -> Any:
     try:
         return spec(contents=contents).native
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
         raise _malformed(f"{where}: {exc}") from exc
 
 
