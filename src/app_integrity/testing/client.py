@@ -203,7 +203,25 @@ class ProtocolStepError(Exception):
         self.response = response
 
 
-class IntegrityClient:
+class _ClientViews:
+    """What both clients expose of the app's protocol state."""
+
+    protocol: _Protocol
+
+    @property
+    def module(self) -> Module:
+        return self.protocol.module
+
+    @property
+    def key_id(self) -> str | None:
+        return self.protocol.state.key_id
+
+    @property
+    def session(self) -> str | None:
+        return self.protocol.state.session
+
+
+class IntegrityClient(_ClientViews):
     """The app, synchronous: ``base_url`` (a running server) or ``app`` (a WSGI app, in process).
 
     ``prefix`` is where the service's routes are (``""`` for ``app-integrity serve``, ``"/integrity"`` when a
@@ -224,18 +242,6 @@ class IntegrityClient:
         self.protocol = _Protocol(app_integrity_module(device, keystore=keystore), prefix=prefix, subject=subject)
         transport = httpx.WSGITransport(app=app) if app is not None else None
         self.http = client or httpx.Client(base_url=base_url, transport=transport)
-
-    @property
-    def module(self) -> Module:
-        return self.protocol.module
-
-    @property
-    def key_id(self) -> str | None:
-        return self.protocol.state.key_id
-
-    @property
-    def session(self) -> str | None:
-        return self.protocol.state.session
 
     def challenge(self, *, purpose: str | None = None) -> str:
         body = self.protocol.challenge_body(purpose)
@@ -300,7 +306,7 @@ class IntegrityClient:
         self.close()
 
 
-class AsyncIntegrityClient:
+class AsyncIntegrityClient(_ClientViews):
     """The app, asynchronous: ``base_url`` (a running server) or ``app`` (an ASGI app, in process)."""
 
     def __init__(
@@ -317,18 +323,6 @@ class AsyncIntegrityClient:
         self.protocol = _Protocol(app_integrity_module(device, keystore=keystore), prefix=prefix, subject=subject)
         transport = httpx.ASGITransport(app=app) if app is not None else None
         self.http = client or httpx.AsyncClient(base_url=base_url, transport=transport)
-
-    @property
-    def module(self) -> Module:
-        return self.protocol.module
-
-    @property
-    def key_id(self) -> str | None:
-        return self.protocol.state.key_id
-
-    @property
-    def session(self) -> str | None:
-        return self.protocol.state.session
 
     async def challenge(self, *, purpose: str | None = None) -> str:
         response = await self.http.post(
