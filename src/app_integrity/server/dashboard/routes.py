@@ -114,6 +114,17 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items() if values}
 
 
+def _open_page(request: Request) -> tuple[IntegrityService, SQLStore] | Response:
+    """The service and its SQL store for a data page, or the page to show instead (sign-in, or no SQL storage)."""
+    if (blocked := _gate(request)) is not None:
+        return blocked
+    service: IntegrityService = request.app.state.service
+    try:
+        return service, insights.sql_store(service.store)
+    except ConfigError as error:
+        return _render(request, "error.html", status=501, message=error.message)
+
+
 def _gate(request: Request) -> Response | None:
     """``None`` when the visitor may see the page; otherwise the page to show instead."""
     if not admin_token(request):
@@ -169,13 +180,10 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/dashboard", include_in_schema=False)
     async def overview(request: Request) -> Response:
-        if (blocked := _gate(request)) is not None:
-            return blocked
-        service: IntegrityService = request.app.state.service
-        try:
-            store = insights.sql_store(service.store)
-        except ConfigError as error:
-            return _render(request, "error.html", status=501, message=error.message)
+        opened = _open_page(request)
+        if isinstance(opened, Response):
+            return opened
+        service, store = opened
         range_name, span = _span(service, request.query_params.get("range"))
         return _render(
             request,
@@ -187,13 +195,10 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/dashboard/events", include_in_schema=False)
     async def events_page(request: Request) -> Response:
-        if (blocked := _gate(request)) is not None:
-            return blocked
-        service: IntegrityService = request.app.state.service
-        try:
-            store = insights.sql_store(service.store)
-        except ConfigError as error:
-            return _render(request, "error.html", status=501, message=error.message)
+        opened = _open_page(request)
+        if isinstance(opened, Response):
+            return opened
+        service, store = opened
         range_name, span = _span(service, request.query_params.get("range"))
         key_text = _filter_value(request, "key")
         key_id = _key_from_path(key_text.replace("+", "-").replace("/", "_").rstrip("=")) if key_text else None
@@ -224,13 +229,10 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/dashboard/keys/{key}", include_in_schema=False)
     async def key_page(request: Request, key: str) -> Response:
-        if (blocked := _gate(request)) is not None:
-            return blocked
-        service: IntegrityService = request.app.state.service
-        try:
-            store = insights.sql_store(service.store)
-        except ConfigError as error:
-            return _render(request, "error.html", status=501, message=error.message)
+        opened = _open_page(request)
+        if isinstance(opened, Response):
+            return opened
+        _, store = opened
         key_id = _key_from_path(key)
         record, history = (None, []) if key_id is None else await insights.key_with_history(store, key_id)
         if record is None:
