@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -17,12 +18,14 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from app_integrity.errors import ConfigError, UnavailableError
+from app_integrity.errors import ConfigError, InputError, UnavailableError
 from app_integrity.storage import open_store
+from app_integrity.storage._runners import SQLiteRunner, _Role
 from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord
+from app_integrity.storage.insights import insert_events
 from app_integrity.storage.memory import MemoryStore
 from app_integrity.storage.redis import RedisChallengeStore, decode_challenge, encode_challenge
-from app_integrity.storage.schema import VERSION_TABLE, metadata
+from app_integrity.storage.schema import VERSION_TABLE, challenges, metadata
 from app_integrity.storage.split import SplitStore
 from app_integrity.storage.sql import MIGRATIONS, SQLStore
 from tests.storage.conftest import PG_DSN, SQL_BACKENDS, StoreFactory
@@ -324,4 +327,140 @@ async def test_postgresql_restart_costs_one_answer_then_recovers(pg_schema_url: 
         assert caught.value.code == "storage.unavailable"
         assert await store.get_key(os.urandom(32)) is None  # the dead connections are gone, a new one answers
     finally:
+        await store.close()
+
+
+# --- SQLite: the driver-level statements write what the SQLAlchemy schema writes ---
+
+
+async def test_sqlite_driver_statements_write_what_sqlalchemy_writes(tmp_path: Path) -> None:
+    """The gated request's statements bypass SQLAlchemy on SQLite (``_sqlite_driver``): the rows they write must be
+    byte for byte what the schema's types write, or the dashboard and the admin pages would misread them."""
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    assert isinstance(store, SQLStore)
+    await store.migrate()
+    at = datetime(2026, 11, 28, 13, 4, 5, 60, tzinfo=timezone(timedelta(hours=2)))  # a zone, and microseconds
+    event = EventRecord(
+        at=at,
+        action="purchase",
+        platform="ios",
+        outcome="block",
+        tier="none",
+        reasons=("apple.counter_not_increasing", "x\u00e9"),
+        enforced=True,
+        latency_ms=1.25,
+        key_id=b"\x00\xff" * 16,
+        subject="user-1",
+        request_id="r-1",
+        device_verdict="MEETS_DEVICE_INTEGRITY",
+        play_protect="NO_ISSUES",
+    )
+    try:
+        await store.record_event(event)  # the driver path
+        await insert_events(store, [event])  # SQLAlchemy's bulk insert
+        await store.put_challenge(ChallengeRecord("driver", at, "s", "p"))
+        await store.execute_write(
+            lambda conn: (conn.execute(challenges.insert(), [{"value": "core", "expires_at": at}]), conn.commit())
+        )
+        listed = await store.list_events(limit=10)
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "integrity.db") as db:
+        rows = db.execute("SELECT * FROM events ORDER BY id").fetchall()
+        stored = dict(db.execute("SELECT value, expires_at FROM challenges").fetchall())
+    assert len(rows) == 2
+    assert rows[0][1:] == rows[1][1:]
+    assert rows[0][1] == "2026-11-28 11:04:05.000060"
+    assert stored == {"driver": "2026-11-28 11:04:05.000060", "core": "2026-11-28 11:04:05.000060"}
+    assert listed[0] == listed[1] == dataclasses.replace(event, at=at.astimezone(UTC))
+
+
+# --- SQLite: group commit ---
+
+
+def _event(n: int) -> EventRecord:
+    return EventRecord(
+        at=NOW, action=f"a{n}", platform="ios", outcome="allow", tier="strong", reasons=(), enforced=True, latency_ms=1
+    )
+
+
+def _statements_of(store: SQLStore) -> list[str]:
+    """Every statement the store's inline writer connection runs from now on."""
+    runner = store._run
+    assert isinstance(runner, SQLiteRunner)
+    statements: list[str] = []
+    runner._driver(_Role.TRY_WRITE).set_trace_callback(statements.append)
+    return statements
+
+
+async def test_sqlite_writes_of_one_loop_turn_share_one_commit(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    assert isinstance(store, SQLStore)
+    await store.migrate()
+    try:
+        statements = _statements_of(store)
+        await asyncio.gather(*(store.record_event(_event(n)) for n in range(20)))
+        listed = await store.list_events(limit=100)
+    finally:
+        await store.close()
+    assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 1
+    assert sum(statement.startswith("INSERT INTO events") for statement in statements) == 20
+    assert sorted(event.action for event in listed) == sorted(f"a{n}" for n in range(20))
+
+
+async def test_sqlite_a_refused_write_does_not_undo_its_neighbours(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    await store.put_challenge(ChallengeRecord("taken", NOW))
+    try:
+        results = await asyncio.gather(
+            store.put_challenge(ChallengeRecord("first", NOW)),
+            store.put_challenge(ChallengeRecord("taken", NOW)),  # refused in the middle of the batch
+            store.consume_challenge_and_advance_counter("missing", b"k" * 32, 1, NOW),  # undone in the batch
+            store.put_challenge(ChallengeRecord("last", NOW)),
+            return_exceptions=True,
+        )
+        assert results[0] is None
+        assert results[3] is None
+        assert isinstance(results[1], InputError)
+        assert results[1].code == "input.invalid_argument"
+        assert results[2] == (None, CounterUpdate.SKIPPED)
+        assert [await store.consume_challenge(v) is not None for v in ("first", "taken", "last")] == [True] * 3
+    finally:
+        await store.close()
+
+
+async def test_sqlite_a_failed_commit_answers_every_write_unavailable(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    with sqlite3.connect(tmp_path / "integrity.db") as db:  # a write that cannot be kept: the table is gone
+        db.execute("ALTER TABLE events RENAME TO events_elsewhere")
+    try:
+        results = await asyncio.gather(
+            store.put_challenge(ChallengeRecord("kept?", NOW)),
+            store.record_event(_event(1)),
+            return_exceptions=True,
+        )
+    finally:
+        await store.close()
+    assert all(isinstance(result, UnavailableError) for result in results)
+    with sqlite3.connect(tmp_path / "integrity.db") as db:  # all or nothing: the challenge was not kept either
+        assert db.execute("SELECT count(*) FROM challenges").fetchone() == (0,)
+
+
+async def test_sqlite_group_commit_waits_for_another_process_off_the_event_loop(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    other = sqlite3.connect(tmp_path / "integrity.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        writes = asyncio.gather(*(store.record_event(_event(n)) for n in range(5)))
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        assert not writes.done()
+        other.execute("COMMIT")
+        await writes
+        assert len(await store.list_events(limit=10)) == 5
+    finally:
+        other.close()
         await store.close()

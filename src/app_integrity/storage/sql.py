@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection
 
 from app_integrity.errors import InputError, KeyRegistryError
+from app_integrity.storage import _sqlite_driver
 from app_integrity.storage._checks import check_event_filters, check_limit, require_aware
 from app_integrity.storage._runners import PostgresRunner, Runner, SQLiteRunner
 from app_integrity.storage.base import (
@@ -174,7 +175,9 @@ class SQLStore:
 
     def __init__(self, url: URL) -> None:
         self._dialect = url.get_backend_name()
-        self._run: Runner = SQLiteRunner(url) if self._dialect == "sqlite" else PostgresRunner(url)
+        # On SQLite the gated request's statements go to the driver directly (see ``_sqlite_driver``).
+        self._sqlite = SQLiteRunner(url) if self._dialect == "sqlite" else None
+        self._run: Runner = self._sqlite or PostgresRunner(url)
 
     @property
     def dialect(self) -> str:
@@ -218,6 +221,8 @@ class SQLStore:
             raise KeyRegistryError("key.already_registered", "a key with this id is already registered")
 
     async def get_key(self, key_id: bytes) -> KeyRecord | None:
+        if self._sqlite is not None:
+            return await self._sqlite.read_driver(_sqlite_driver.get_key, key_id)
         row = await self._run.read(_first, _GET_KEY, {"b_key_id": key_id})
         return None if row is None else _key_from_row(row)
 
@@ -241,6 +246,8 @@ class SQLStore:
         self, value: str, key_id: bytes, new_counter: int, now: datetime
     ) -> tuple[ChallengeRecord | None, CounterUpdate]:
         require_aware(now)
+        if self._sqlite is not None:
+            return await self._sqlite.write_driver(_sqlite_driver.consume_and_advance, value, key_id, new_counter, now)
         if self._dialect == "postgresql":
             # One statement calling the migration's server-side function: one round trip (see v0002).
             return await self._run.write(_consume_and_advance_pg, value, key_id, new_counter, now)
@@ -254,6 +261,10 @@ class SQLStore:
 
     async def put_challenge(self, record: ChallengeRecord) -> None:
         require_aware(record.expires_at)
+        if self._sqlite is not None:
+            if not await self._sqlite.write_driver(_sqlite_driver.put_challenge, record):
+                raise InputError("input.invalid_argument", "this challenge value was already issued")
+            return
         values = {
             "value": record.value,
             "expires_at": record.expires_at,
@@ -305,6 +316,9 @@ class SQLStore:
 
     async def record_event(self, event: EventRecord) -> None:
         require_aware(event.at)
+        if self._sqlite is not None:
+            await self._sqlite.write_driver(_sqlite_driver.insert_event, event)
+            return
         await self._run.write(_count, _INSERT_EVENT, _event_values(event))
 
     async def query(self, operation: Callable[..., T], *args: Any) -> T:
