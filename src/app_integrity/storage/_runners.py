@@ -25,7 +25,8 @@ import contextlib
 import enum
 import sqlite3
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -407,6 +408,7 @@ class PostgresRunner(_Translating):
         # operation cost about as much Python as the query itself (measured: ~30% of a get_key).
         self._idle: list[AsyncConnection] = []
         self._lent = 0
+        self._drivers: weakref.WeakKeyDictionary[AsyncConnection, Any] = weakref.WeakKeyDictionary()
         self._returned = asyncio.Condition()
 
     async def _borrow(self) -> AsyncConnection:
@@ -456,6 +458,32 @@ class PostgresRunner(_Translating):
             raise
         except _FAILURES as error:
             raise self.unavailable(error) from None
+        finally:
+            await self._give_back(conn, healthy=healthy)
+
+    async def driver(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``operation(psycopg_connection, *args)`` on a lent autocommit connection (``_postgres_driver``)."""
+        import psycopg  # the postgres extra; loaded only when PostgreSQL is configured
+
+        try:
+            conn = await self._borrow()
+        except _FAILURES as error:
+            raise self.unavailable(error) from None
+        healthy = False
+        try:
+            pg = self._drivers.get(conn)
+            if pg is None:  # asked once per pooled connection: the lookup crosses SQLAlchemy's greenlet bridge
+                pg = self._drivers[conn] = (await conn.get_raw_connection()).driver_connection
+            try:
+                result = await operation(pg, *args)
+            except psycopg.Error as error:
+                if pg is not None and (pg.broken or pg.closed):
+                    await conn.invalidate()  # the server went away: _give_back drops the idle ones too
+                else:
+                    healthy = True
+                raise self.unavailable(error) from None
+            healthy = True
+            return result
         finally:
             await self._give_back(conn, healthy=healthy)
 

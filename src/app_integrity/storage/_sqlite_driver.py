@@ -107,13 +107,8 @@ def consume_and_advance(
     # The compare-and-set: only a strictly greater counter on an active key is written.
     if db.execute(_ADVANCE, (new_counter, utc_text(now), key_id, new_counter)).rowcount == 1:
         return (record, CounterUpdate.ADVANCED), True
-    status = db.execute(_KEY_STATUS, (key_id,)).fetchone()
     # The counter lost: the challenge comes back (not kept), so neither step happened.
-    if status is None:
-        return (record, CounterUpdate.UNKNOWN_KEY), False
-    if status[0] == KeyStatus.REVOKED.value:
-        return (record, CounterUpdate.REVOKED), False
-    return (record, CounterUpdate.NOT_INCREASING), False
+    return (record, _why_not_advanced(db, key_id)), False
 
 
 def insert_event(db: sqlite3.Connection, event: EventRecord) -> Written[None]:
@@ -136,3 +131,17 @@ def insert_event(db: sqlite3.Connection, event: EventRecord) -> Written[None]:
         ),
     )
     return None, True
+
+
+def advance(db: sqlite3.Connection, key_id: bytes, new_counter: int, now: datetime) -> Written[CounterUpdate]:
+    """The compare-and-set alone (challenges kept elsewhere)."""
+    if db.execute(_ADVANCE, (new_counter, utc_text(now), key_id, new_counter)).rowcount == 1:
+        return CounterUpdate.ADVANCED, True
+    return _why_not_advanced(db, key_id), False
+
+
+def _why_not_advanced(db: sqlite3.Connection, key_id: bytes) -> CounterUpdate:
+    status = db.execute(_KEY_STATUS, (key_id,)).fetchone()
+    if status is None:
+        return CounterUpdate.UNKNOWN_KEY
+    return CounterUpdate.REVOKED if status[0] == KeyStatus.REVOKED.value else CounterUpdate.NOT_INCREASING

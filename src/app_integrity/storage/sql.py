@@ -4,15 +4,21 @@ Every operation is one statement, hence one round trip on PostgreSQL. The combin
 transaction: on PostgreSQL a call of the function migration 0002 installs (still one round trip), on SQLite one
 call that runs the whole transaction. How each operation reaches the database (threads, async driver) is
 ``_runners``' business.
+
+The statements of a gated request (read the key, issue and consume challenges, advance the counter, record the
+event) skip SQLAlchemy's execution pipeline and go to the driver: ``_sqlite_driver`` (with group commit) and
+``_postgres_driver``. Everything else (registration, the admin pages, the dashboard, retention) stays on
+SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -46,18 +52,7 @@ _MIGRATION_LOCK_ID = 0x41495F4D4947  # "AI_MIG"
 _MIGRATION_THREAD_LOCK = threading.Lock()
 
 # Statements are built once: SQLAlchemy caches their compiled form, psycopg prepares them after a few uses.
-_GET_KEY = sa.select(keys).where(keys.c.key_id == sa.bindparam("b_key_id"))
 _INSERT_KEY = sa.insert(keys)
-_KEY_STATE = sa.select(keys.c.status).where(keys.c.key_id == sa.bindparam("b_key_id"))
-_ADVANCE = (
-    sa.update(keys)
-    .where(
-        keys.c.key_id == sa.bindparam("b_key_id"),
-        keys.c.counter < sa.bindparam("b_counter", type_=sa.BigInteger()),
-        keys.c.status == KeyStatus.ACTIVE.value,
-    )
-    .values(counter=sa.bindparam("b_counter"), last_seen_at=sa.bindparam("b_now", type_=UTCDateTime()))
-)
 # Revoking keeps the record (the admin list shows it) and stops every later counter update.
 _REVOKE = sa.update(keys).where(keys.c.key_id == sa.bindparam("b_key_id")).values(status=KeyStatus.REVOKED.value)
 _LATEST_ANDROID = (
@@ -70,7 +65,6 @@ _LATEST_ANDROID = (
     .order_by(keys.c.created_at.desc(), keys.c.key_id.desc())
     .limit(1)
 )
-_PUT_CHALLENGE = sa.insert(challenges)
 _CONSUME_CHALLENGE = (
     sa.delete(challenges)
     .where(challenges.c.value == sa.bindparam("b_value"))
@@ -84,26 +78,6 @@ _SESSION_KEYS = sa.select(session_keys).order_by(session_keys.c.created_at, sess
 _INSERT_SESSION_KEY = sa.insert(session_keys)
 _DELETE_SESSION_KEYS = sa.delete(session_keys).where(
     session_keys.c.retires_at < sa.bindparam("b_when", type_=UTCDateTime())
-)
-_INSERT_EVENT = sa.insert(events)
-_CONSUME_AND_ADVANCE_PG = (
-    sa.text(
-        "SELECT o_found, o_expires_at, o_subject, o_purpose, o_outcome"
-        " FROM app_integrity_consume_and_advance(:b_value, :b_key_id, :b_counter, :b_now)"
-    )
-    .bindparams(
-        sa.bindparam("b_value", type_=sa.String()),
-        sa.bindparam("b_key_id", type_=sa.LargeBinary()),
-        sa.bindparam("b_counter", type_=sa.BigInteger()),
-        sa.bindparam("b_now", type_=UTCDateTime()),
-    )
-    .columns(
-        sa.column("o_found", sa.Boolean()),
-        sa.column("o_expires_at", UTCDateTime()),
-        sa.column("o_subject", sa.String()),
-        sa.column("o_purpose", sa.String()),
-        sa.column("o_outcome", sa.String()),
-    )
 )
 # Single use: the first INSERT wins, later ones conflict and insert nothing.
 _USE_SESSION_ID = {
@@ -176,8 +150,14 @@ class SQLStore:
     def __init__(self, url: URL) -> None:
         self._dialect = url.get_backend_name()
         # On SQLite the gated request's statements go to the driver directly (see ``_sqlite_driver``).
-        self._sqlite = SQLiteRunner(url) if self._dialect == "sqlite" else None
-        self._run: Runner = self._sqlite or PostgresRunner(url)
+        # On PostgreSQL they go to psycopg directly (``_postgres_driver``).
+        self._sqlite: SQLiteRunner | None = None
+        self._postgres: PostgresRunner | None = None
+        self._run: Runner
+        if self._dialect == "sqlite":
+            self._run = self._sqlite = SQLiteRunner(url)
+        else:
+            self._run = self._postgres = PostgresRunner(url)
 
     @property
     def dialect(self) -> str:
@@ -213,6 +193,10 @@ class SQLStore:
     async def close(self) -> None:
         await self._run.close()
 
+    async def _postgres_call(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T:
+        assert self._postgres is not None  # not SQLite, hence PostgreSQL
+        return await self._postgres.driver(operation, *args)
+
     # --- keys ---
 
     async def insert_key(self, record: KeyRecord) -> None:
@@ -223,8 +207,7 @@ class SQLStore:
     async def get_key(self, key_id: bytes) -> KeyRecord | None:
         if self._sqlite is not None:
             return await self._sqlite.read_driver(_sqlite_driver.get_key, key_id)
-        row = await self._run.read(_first, _GET_KEY, {"b_key_id": key_id})
-        return None if row is None else _key_from_row(row)
+        return await self._postgres_call(_postgres_driver().get_key, key_id)
 
     async def list_keys(self, *, subject: str | None = None, limit: int = 1000) -> list[KeyRecord]:
         check_limit(limit)
@@ -240,7 +223,9 @@ class SQLStore:
 
     async def advance_counter(self, key_id: bytes, new_counter: int, now: datetime) -> CounterUpdate:
         require_aware(now)
-        return await self._run.write(_advance, key_id, new_counter, now)
+        if self._sqlite is not None:
+            return await self._sqlite.write_driver(_sqlite_driver.advance, key_id, new_counter, now)
+        return await self._postgres_call(_postgres_driver().advance, key_id, new_counter, now)
 
     async def consume_challenge_and_advance_counter(
         self, value: str, key_id: bytes, new_counter: int, now: datetime
@@ -248,10 +233,8 @@ class SQLStore:
         require_aware(now)
         if self._sqlite is not None:
             return await self._sqlite.write_driver(_sqlite_driver.consume_and_advance, value, key_id, new_counter, now)
-        if self._dialect == "postgresql":
-            # One statement calling the migration's server-side function: one round trip (see v0002).
-            return await self._run.write(_consume_and_advance_pg, value, key_id, new_counter, now)
-        return await self._run.transaction(_consume_and_advance, value, key_id, new_counter, now)
+        # One statement calling the migration's server-side function: one round trip (see v0002).
+        return await self._postgres_call(_postgres_driver().consume_and_advance, value, key_id, new_counter, now)
 
     async def latest_android_key(self, subject: str) -> KeyRecord | None:
         row = await self._run.read(_first, _LATEST_ANDROID, {"b_subject": subject})
@@ -262,16 +245,10 @@ class SQLStore:
     async def put_challenge(self, record: ChallengeRecord) -> None:
         require_aware(record.expires_at)
         if self._sqlite is not None:
-            if not await self._sqlite.write_driver(_sqlite_driver.put_challenge, record):
-                raise InputError("input.invalid_argument", "this challenge value was already issued")
-            return
-        values = {
-            "value": record.value,
-            "expires_at": record.expires_at,
-            "subject": record.subject,
-            "purpose": record.purpose,
-        }
-        if not await self._run.write(_insert_unique, _PUT_CHALLENGE, values):
+            issued = await self._sqlite.write_driver(_sqlite_driver.put_challenge, record)
+        else:
+            issued = await self._postgres_call(_postgres_driver().put_challenge, record)
+        if not issued:
             raise InputError("input.invalid_argument", "this challenge value was already issued")
 
     async def consume_challenge(self, value: str) -> ChallengeRecord | None:
@@ -318,8 +295,8 @@ class SQLStore:
         require_aware(event.at)
         if self._sqlite is not None:
             await self._sqlite.write_driver(_sqlite_driver.insert_event, event)
-            return
-        await self._run.write(_count, _INSERT_EVENT, _event_values(event))
+        else:
+            await self._postgres_call(_postgres_driver().insert_event, event)
 
     async def query(self, operation: Callable[..., T], *args: Any) -> T:
         """Run a read-only operation (a function of a ``Connection``) that may scan many rows: the dashboard's
@@ -346,6 +323,13 @@ class SQLStore:
 
 
 # --- operations: plain functions of a connection, run by the runner (see _runners) ---
+
+
+def _postgres_driver() -> ModuleType:
+    # psycopg comes with the postgres extra: imported only once PostgreSQL is in use.
+    from app_integrity.storage import _postgres_driver as module
+
+    return module
 
 
 def _ping(conn: Connection) -> None:
@@ -381,51 +365,6 @@ def _insert_unique(conn: Connection, statement: sa.Executable, params: dict[str,
         return False
     conn.commit()
     return True
-
-
-def _advance(conn: Connection, key_id: bytes, new_counter: int, now: datetime) -> CounterUpdate:
-    if conn.execute(_ADVANCE, {"b_key_id": key_id, "b_counter": new_counter, "b_now": now}).rowcount == 1:
-        conn.commit()
-        return CounterUpdate.ADVANCED
-    return _why_not_advanced(conn, key_id)
-
-
-def _consume_and_advance(
-    conn: Connection, value: str, key_id: bytes, new_counter: int, now: datetime
-) -> tuple[ChallengeRecord | None, CounterUpdate]:
-    row = conn.execute(_CONSUME_CHALLENGE, {"b_value": value}).first()
-    if row is None:
-        conn.rollback()
-        return None, CounterUpdate.SKIPPED
-    record = _challenge_from_row(value, row)
-    if record.expires_at <= now:
-        conn.commit()  # the expired challenge goes (it cannot be retried); the counter stays
-        return record, CounterUpdate.SKIPPED
-    if conn.execute(_ADVANCE, {"b_key_id": key_id, "b_counter": new_counter, "b_now": now}).rowcount == 1:
-        conn.commit()
-        return record, CounterUpdate.ADVANCED
-    outcome = _why_not_advanced(conn, key_id)
-    conn.rollback()  # the counter lost: the challenge comes back, so neither step happened
-    return record, outcome
-
-
-def _consume_and_advance_pg(
-    conn: Connection, value: str, key_id: bytes, new_counter: int, now: datetime
-) -> tuple[ChallengeRecord | None, CounterUpdate]:
-    params = {"b_value": value, "b_key_id": key_id, "b_counter": new_counter, "b_now": now}
-    found, expires_at, subject, purpose, outcome = conn.execute(_CONSUME_AND_ADVANCE_PG, params).one()
-    conn.commit()
-    record = ChallengeRecord(value=value, expires_at=expires_at, subject=subject, purpose=purpose) if found else None
-    return record, CounterUpdate(outcome)
-
-
-def _why_not_advanced(conn: Connection, key_id: bytes) -> CounterUpdate:
-    status = conn.execute(_KEY_STATE, {"b_key_id": key_id}).scalar_one_or_none()
-    if status is None:
-        return CounterUpdate.UNKNOWN_KEY
-    if status == KeyStatus.REVOKED.value:
-        return CounterUpdate.REVOKED
-    return CounterUpdate.NOT_INCREASING
 
 
 def _purge(conn: Connection, now: datetime) -> int:

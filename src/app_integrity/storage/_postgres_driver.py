@@ -1,0 +1,117 @@
+"""The gated request's statements on PostgreSQL, straight to psycopg's async connection.
+
+Through SQLAlchemy's async engine every statement crosses a greenlet into a synchronous execution pipeline and
+back; for the one-row statements of a gated request that machinery cost more CPU than psycopg and the server
+together. These operations send the same statements as the SQLAlchemy queries of ``sql.py`` (same tables, same
+server-side function of migration 0002) on the same pooled connections (autocommit), so either path reads what the
+other wrote: ``timestamptz`` columns take and give aware datetimes, JSON columns ``psycopg.types.json.Json``.
+psycopg prepares each statement on a connection after a few uses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection, errors
+from psycopg.types.json import Json
+
+from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord, KeyKind, KeyRecord, KeyStatus
+
+_GET_KEY = (
+    "SELECT key_id, kind, public_key, environment, counter, receipt, subject, status, created_at, last_seen_at, tier,"
+    " summary FROM keys WHERE key_id = %s"
+)
+_PUT_CHALLENGE = "INSERT INTO challenges (value, expires_at, subject, purpose) VALUES (%s, %s, %s, %s)"
+_CONSUME_AND_ADVANCE = (
+    "SELECT o_found, o_expires_at, o_subject, o_purpose, o_outcome"
+    " FROM app_integrity_consume_and_advance(%s::varchar, %s::bytea, %s::bigint, %s::timestamptz)"
+)
+_ADVANCE = "UPDATE keys SET counter = %s, last_seen_at = %s WHERE key_id = %s AND counter < %s AND status = 'active'"
+_KEY_STATUS = "SELECT status FROM keys WHERE key_id = %s"
+_INSERT_EVENT = (
+    "INSERT INTO events (at, action, platform, outcome, tier, reasons, enforced, latency_ms, key_id, subject,"
+    " request_id, device_verdict, play_protect) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+Connection = AsyncConnection[Any]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+async def get_key(pg: Connection, key_id: bytes) -> KeyRecord | None:
+    cursor = await pg.execute(_GET_KEY, (key_id,))
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    key, kind, public_key, environment, counter, receipt, subject, status, created, seen, tier, summary = row
+    return KeyRecord(
+        key_id=bytes(key),
+        kind=KeyKind(kind),
+        public_key=bytes(public_key),
+        created_at=created.astimezone(UTC),
+        environment=environment,
+        counter=int(counter),
+        receipt=None if receipt is None else bytes(receipt),
+        subject=subject,
+        status=KeyStatus(status),
+        last_seen_at=_utc(seen),
+        tier=tier,
+        summary=dict(summary or {}),
+    )
+
+
+async def put_challenge(pg: Connection, record: ChallengeRecord) -> bool:
+    """``False`` when the value was already issued."""
+    try:
+        await pg.execute(_PUT_CHALLENGE, (record.value, record.expires_at, record.subject, record.purpose))
+    except errors.UniqueViolation:
+        return False
+    return True
+
+
+async def consume_and_advance(
+    pg: Connection, value: str, key_id: bytes, new_counter: int, now: datetime
+) -> tuple[ChallengeRecord | None, CounterUpdate]:
+    """One round trip: the server-side function does both single-use steps or neither (migration 0002)."""
+    cursor = await pg.execute(_CONSUME_AND_ADVANCE, (value, key_id, new_counter, now))
+    row = await cursor.fetchone()
+    assert row is not None  # a function call answers one row
+    found, expires_at, subject, purpose, outcome = row
+    record = ChallengeRecord(value, expires_at.astimezone(UTC), subject, purpose) if found else None
+    return record, CounterUpdate(outcome)
+
+
+async def advance(pg: Connection, key_id: bytes, new_counter: int, now: datetime) -> CounterUpdate:
+    """The compare-and-set alone (challenges kept elsewhere): only a strictly greater counter on an active key."""
+    cursor = await pg.execute(_ADVANCE, (new_counter, now, key_id, new_counter))
+    if cursor.rowcount == 1:
+        return CounterUpdate.ADVANCED
+    cursor = await pg.execute(_KEY_STATUS, (key_id,))
+    status = await cursor.fetchone()
+    if status is None:
+        return CounterUpdate.UNKNOWN_KEY
+    return CounterUpdate.REVOKED if status[0] == KeyStatus.REVOKED.value else CounterUpdate.NOT_INCREASING
+
+
+async def insert_event(pg: Connection, event: EventRecord) -> None:
+    await pg.execute(
+        _INSERT_EVENT,
+        (
+            event.at,
+            event.action,
+            event.platform,
+            event.outcome,
+            event.tier,
+            Json(list(event.reasons)),
+            event.enforced,
+            float(event.latency_ms),
+            event.key_id,
+            event.subject,
+            event.request_id,
+            event.device_verdict,
+            event.play_protect,
+        ),
+    )
