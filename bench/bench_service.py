@@ -10,11 +10,14 @@ The load generator is a separate process speaking HTTP/1.1 over keep-alive conne
 bytes (asyncio protocols, no HTTP library), so that it costs little CPU next to the server; its CPU share is
 printed. Healthz and gated phases alternate on the same server in the same run, several rounds, and the ratio is
 taken per round: load from other work on the machine disturbs both alike. Server CPU per request (from
-``/proc``) is printed too, a figure that load on the machine barely moves.
+``/proc``) is printed too, a figure that load on the machine barely moves. So is the server's memory: the resident
+set size of each of its processes (with ``--workers 2`` the master, each worker and multiprocessing's resource
+tracker, and their sum) once it is up, after the load, and at its peak (``VmHWM``).
 
 Runs: SQLite; PostgreSQL (a fresh schema in database ``test``, dropped after); PostgreSQL + Redis with one worker
 and with ``--workers 2``. Targets: gated throughput >= 50% of healthz's; two workers >= 1.6x one.
-Results go to ``bench/results/service.json``. ``BENCH_SERVICE_QUICK=1`` runs shorter phases;
+Results go to ``bench/results/service.json``. ``BENCH_SERVICE_QUICK=1`` runs shorter phases (and records the
+memory figures only);
 ``BENCH_SERVICE_ONLY=sqlite`` (or ``postgresql``, ``workers``) runs one configuration; ``BENCH_SERVICE_WRAP`` prefixes
 the server's command, e.g. ``py-spy record -o serve.svg --`` to profile it under load.
 """
@@ -104,6 +107,27 @@ def _cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def _resident_kib(pid: int, field: str) -> dict[str, int]:
+    """``VmRSS`` or ``VmHWM`` (the peak) in KiB of ``pid`` and of each live descendant, by role: the server (the
+    master when it has workers), each worker, and multiprocessing's resource tracker beside them."""
+    members = _process_tree(pid)
+    sizes: dict[str, int] = {}
+    for member in members:
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+            command = Path(f"/proc/{member}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if member == pid:
+            role = "server" if len(members) == 1 else "master"
+        elif b"spawn_main" in command:
+            role = f"worker {sum(name.startswith('worker') for name in sizes) + 1}"
+        else:
+            role = "resource tracker" if b"resource_tracker" in command else f"process {member}"
+        sizes[role] = next(int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:"))
+    return sizes
+
+
 class Server:
     """``app-integrity serve`` on a free local port, its logs in a file next to the config."""
 
@@ -144,6 +168,9 @@ class Server:
 
     def cpu_seconds(self) -> float:
         return _cpu_seconds(self.process.pid)
+
+    def resident_mib(self, field: str = "VmRSS") -> dict[str, float]:
+        return {role: kib / 1024 for role, kib in _resident_kib(self.process.pid, field).items()}
 
     def stop(self) -> None:
         # Ctrl-C to the whole group: uvicorn shuts down cleanly, and a profiler wrapping it writes its output.
@@ -416,6 +443,15 @@ def _phase(generator: Generator, server: Server, job: Job) -> Phase:
 
 
 @dataclass(frozen=True, slots=True)
+class Memory:
+    """Resident set size in MiB of each server process, by role (one process with one worker)."""
+
+    before_mib: dict[str, float]  # up, before any request
+    after_mib: dict[str, float]  # after the last round
+    peak_mib: dict[str, float]  # VmHWM after the last round: the most each process ever held
+
+
+@dataclass(frozen=True, slots=True)
 class Round:
     healthz: Phase
     gated: Phase
@@ -447,12 +483,13 @@ allow = "strong"
 
 def _run_config(
     label: str, ca: EmulatedAppleCA, *, storage_url: str | None, redis_url: str | None, workers: int
-) -> list[Round]:
+) -> tuple[list[Round], Memory]:
     with tempfile.TemporaryDirectory(prefix="bench-service-") as temp:
         folder = Path(temp)
         (folder / "apple-roots.pem").write_bytes(ca.roots_pem())
         (folder / "app-integrity.toml").write_text(_config_text(storage_url, redis_url))
         server = Server(folder, workers=workers)
+        before = server.resident_mib()
         generator = Generator(server.port)
         try:
             devices = _register(server.url, ca, CONNECTIONS)
@@ -466,7 +503,7 @@ def _run_config(
                 gated = _phase(generator, server, job)
                 rounds.append(Round(healthz, gated))
                 _print_round(label, workers, rounds[-1])
-            return rounds
+            return rounds, Memory(before, server.resident_mib(), server.resident_mib("VmHWM"))
         finally:
             generator.close()
             server.stop()
@@ -502,7 +539,7 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def _summary(rounds: list[Round]) -> dict[str, Any]:
+def _summary(rounds: list[Round], memory: Memory) -> dict[str, Any]:
     return {
         "gated_per_second": _spread([r.gated.per_second for r in rounds]),
         "healthz_per_second": _spread([r.healthz.per_second for r in rounds]),
@@ -515,6 +552,7 @@ def _summary(rounds: list[Round]) -> dict[str, Any]:
         "healthz_server_cpu_us": _spread([r.healthz.server_cpu_us for r in rounds]),
         "generator_cpu_share": _spread([p.generator_cpu_share for r in rounds for p in (r.healthz, r.gated)]),
         "rounds": [{"healthz": asdict(r.healthz), "gated": asdict(r.gated), "ratio": r.ratio} for r in rounds],
+        "memory": {**asdict(memory), **{f"{name}_sum": sum(sizes.values()) for name, sizes in asdict(memory).items()}},
     }
 
 
@@ -523,11 +561,18 @@ def _line(label: str, summary: dict[str, Any]) -> str:
         s = summary[name]
         return f"{s['median']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
 
+    def rss(name: str) -> str:
+        sizes: dict[str, float] = summary["memory"][name]
+        if len(sizes) == 1:
+            return f"{sum(sizes.values()):.0f}"
+        return " + ".join(f"{role} {size:.0f}" for role, size in sizes.items()) + f" = {sum(sizes.values()):.0f}"
+
     return (
         f"{label:<24} gated {span('gated_per_second', '.0f')} req/s, p50 {span('gated_p50_ms', '.1f')} ms,"
         f" p99 {span('gated_p99_ms', '.1f')} ms | healthz {span('healthz_per_second', '.0f')} req/s"
         f" | ratio {span('ratio', '.0%')} | server CPU/req gated {span('gated_server_cpu_us', '.0f')} us,"
-        f" healthz {span('healthz_server_cpu_us', '.0f')} us"
+        f" healthz {span('healthz_server_cpu_us', '.0f')} us\n{'':<24} server RSS MiB: before load"
+        f" {rss('before_mib')}, after {rss('after_mib')}, peak {rss('peak_mib')}"
     )
 
 
@@ -546,18 +591,18 @@ def main() -> None:
         "load_average_at_start": os.getloadavg()[0],
     }
     if ONLY in ("", "sqlite"):
-        results["sqlite"] = _summary(_run_config("SQLite", ca, storage_url=None, redis_url=None, workers=1))
+        results["sqlite"] = _summary(*_run_config("SQLite", ca, storage_url=None, redis_url=None, workers=1))
     if ONLY in ("", "postgresql"):
         with _pg_schema() as url:
-            rounds = _run_config("PostgreSQL", ca, storage_url=url, redis_url=None, workers=1)
-        results["postgresql"] = _summary(rounds)
+            run = _run_config("PostgreSQL", ca, storage_url=url, redis_url=None, workers=1)
+        results["postgresql"] = _summary(*run)
     if ONLY in ("", "workers"):
         with _pg_schema() as url:
-            one = _run_config("PostgreSQL+Redis", ca, storage_url=url, redis_url=REDIS_URL, workers=1)
+            one, one_memory = _run_config("PostgreSQL+Redis", ca, storage_url=url, redis_url=REDIS_URL, workers=1)
         with _pg_schema() as url:
-            two = _run_config("PostgreSQL+Redis", ca, storage_url=url, redis_url=REDIS_URL, workers=2)
-        results["postgresql_redis_1_worker"] = _summary(one)
-        results["postgresql_redis_2_workers"] = _summary(two)
+            two, two_memory = _run_config("PostgreSQL+Redis", ca, storage_url=url, redis_url=REDIS_URL, workers=2)
+        results["postgresql_redis_1_worker"] = _summary(one, one_memory)
+        results["postgresql_redis_2_workers"] = _summary(two, two_memory)
         scaling = [b.gated.per_second / a.gated.per_second for a, b in zip(one, two, strict=True)]
         results["workers_scaling"] = _spread(scaling)
 
@@ -577,8 +622,17 @@ def main() -> None:
             f" ({spread['min']:.2f}-{spread['max']:.2f}), target >= x{WORKERS_TARGET}"
         )
     print(f"gated/healthz target >= {RATIO_TARGET:.0%}")
-    if ONLY or QUICK or WRAP:
-        return  # partial or disturbed runs do not replace the recorded figures
+    if ONLY or WRAP:
+        return  # partial or profiled runs do not replace the recorded figures
+    if QUICK:
+        # Short phases disturb the speed figures, not the memory ones: only those replace the recorded figures.
+        recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        for key, summary in results.items():
+            if isinstance(summary, dict) and "memory" in summary:
+                recorded.setdefault(key, {})["memory"] = {**summary["memory"], "from_quick_run": True}
+        RESULTS.write_text(json.dumps(recorded, indent=2) + "\n")
+        print(f"memory figures: {RESULTS}")
+        return
     results["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
