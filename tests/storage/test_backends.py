@@ -464,3 +464,53 @@ async def test_sqlite_group_commit_waits_for_another_process_off_the_event_loop(
     finally:
         other.close()
         await store.close()
+
+
+async def test_postgresql_driver_statements_write_what_sqlalchemy_writes(pg_schema_url: str) -> None:
+    """On PostgreSQL the gated request's statements go to psycopg (``_postgres_driver``): same rows as SQLAlchemy's."""
+    store = open_store(pg_schema_url)
+    assert isinstance(store, SQLStore)
+    await store.migrate()
+    at = datetime(2026, 11, 28, 13, 4, 5, 60, tzinfo=timezone(timedelta(hours=2)))
+    event = EventRecord(
+        at=at,
+        action="purchase",
+        platform="android",
+        outcome="limit",
+        tier="basic",
+        reasons=("play.unlicensed", "x\u00e9"),
+        enforced=False,
+        latency_ms=2.5,
+        key_id=b"\x00\xff" * 16,
+        subject="user-1",
+        request_id="r-1",
+        device_verdict="MEETS_BASIC_INTEGRITY",
+        play_protect="NO_DATA",
+    )
+    try:
+        await store.record_event(event)
+        await insert_events(store, [event])
+        await store.put_challenge(ChallengeRecord("driver", at, "s", "p"))
+        await store.execute_write(
+            lambda conn: (
+                conn.execute(
+                    challenges.insert(), [{"value": "core", "expires_at": at, "subject": "s", "purpose": "p"}]
+                ),
+                conn.commit(),
+            )
+        )
+        listed = await store.list_events(limit=10)
+        driver = await store.consume_challenge("driver")
+        core = await store.consume_challenge("core")
+    finally:
+        await store.close()
+    engine = sa.create_engine(pg_schema_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM events ORDER BY id")).all()
+    engine.dispose()
+    assert len(rows) == 2
+    assert rows[0][1:] == rows[1][1:]
+    assert listed[0] == listed[1] == dataclasses.replace(event, at=at.astimezone(UTC))
+    assert driver is not None
+    assert core is not None
+    assert dataclasses.replace(driver, value="core") == core
