@@ -2,7 +2,9 @@
 
 cbor2 does the parsing; this module adds what a verifier needs on top: a size cap checked before parsing, a
 shallow nesting limit, duplicate map keys refused, trailing bytes refused (``decode``) or reported
-(``decode_prefix``), and every failure turned into ``input.malformed`` / ``input.too_large``.
+(``decode_prefix``), and every failure turned into ``input.malformed`` / ``input.too_large``. (``apple._plain``
+recognises the exact layouts App Attest devices write, with results equal to this module's, and leaves
+everything else to it.)
 """
 
 from __future__ import annotations

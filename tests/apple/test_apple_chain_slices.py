@@ -1,5 +1,6 @@
-"""The attestation path reads the leaf's TBSCertificate and issuer name as slices of its DER: they must be exactly
-what ``cryptography`` reports, and a certificate the walk cannot read falls back to ``cryptography``'s view."""
+"""The attestation path reads the leaf's TBSCertificate, issuer name and public key as slices of its DER: they must
+be exactly what ``cryptography`` reports, and a certificate the walk cannot read falls back to ``cryptography``'s
+view."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import base64
 import hashlib
 
 import cbor2
+import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from app_integrity.apple.chain import _tbs_and_issuer
+from app_integrity.apple.chain import _CACHE_LIMIT, IssuerCache, certificate_parts
+from app_integrity.errors import AppleError
 from app_integrity.samples import load_apple_sample
-from app_integrity.testing.apple import EmulatedAppAttestService
+from app_integrity.testing.apple import EmulatedAppAttestService, EmulatedAppleCA
 
 
 def _chains(device: EmulatedAppAttestService) -> list[list[bytes]]:
@@ -25,10 +29,36 @@ def test_slices_match_cryptography(device: EmulatedAppAttestService) -> None:
     for chain in _chains(device):
         for der in chain:
             certificate = x509.load_der_x509_certificate(der)
-            assert _tbs_and_issuer(der) == (certificate.tbs_certificate_bytes, certificate.issuer.public_bytes())
+            assert certificate_parts(der) == (
+                certificate.tbs_certificate_bytes,
+                certificate.issuer.public_bytes(),
+                certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo),
+            )
 
 
 def test_unreadable_structure_gives_none() -> None:
-    assert _tbs_and_issuer(b"") is None
-    assert _tbs_and_issuer(b"\x30\x03\x02\x01\x01") is None  # a SEQUENCE that holds no TBSCertificate
-    assert _tbs_and_issuer(b"\x30\x84\xff\xff\xff\xff") is None  # a length past the end
+    assert certificate_parts(b"") is None
+    assert certificate_parts(b"\x30\x03\x02\x01\x01") is None  # a SEQUENCE that holds no TBSCertificate
+    assert certificate_parts(b"\x30\x84\xff\xff\xff\xff") is None  # a length past the end
+
+
+def test_issuer_cache_tells_root_sets_apart(apple_ca: EmulatedAppleCA) -> None:
+    cache = IssuerCache()
+    der = apple_ca.attestation_intermediate.certificate.public_bytes(Encoding.DER)
+    own_root = (apple_ca.attestation_root.certificate,)
+    other_root = (apple_ca.receipt_root.certificate,)
+    for _ in range(2):  # checked, then cached: the same answers
+        assert cache.resolve(der, own_root, code="apple.certificate_chain_invalid").root == own_root[0]
+        assert cache.resolve(der, (own_root[0],), code="x").root == own_root[0]  # an equal tuple, not the same one
+        with pytest.raises(AppleError) as info:
+            cache.resolve(der, other_root, code="apple.certificate_chain_invalid")
+        assert info.value.code == "apple.certificate_chain_invalid"
+
+
+def test_issuer_cache_is_bounded(apple_ca: EmulatedAppleCA) -> None:
+    cache = IssuerCache()
+    roots = (apple_ca.attestation_root.certificate,)
+    for index in range(3 * _CACHE_LIMIT):
+        with pytest.raises(AppleError):
+            cache.resolve(index.to_bytes(4, "big"), roots, code="apple.certificate_chain_invalid")
+        assert len(cache._entries) <= _CACHE_LIMIT + 1

@@ -79,6 +79,24 @@ def read(data: bytes, position: int) -> tuple[Element, int]:
     return (identifier >> 6, (identifier >> 5) & 1, identifier & 0x1F, data[start:end]), end
 
 
+def end_of(data: bytes, position: int) -> int:
+    """The position after the element at ``position`` (low tag number, definite length), read without building
+    it; ``malformed`` for anything else or an element that runs past ``data``."""
+    if position + 2 > len(data) or data[position] & 0x1F == 0x1F:
+        raise malformed("expected an element with a low tag number")
+    length = data[position + 1]
+    if length < 0x80:
+        end = position + 2 + length
+    else:
+        start = position + 2 + (length & 0x7F)
+        if not 0 < length & 0x7F <= 4 or start > len(data):
+            raise malformed("an element's length is not plausible")
+        end = start + int.from_bytes(data[position + 2 : start], "big")
+    if end > len(data):
+        raise malformed("an element runs past the end of its container")
+    return end
+
+
 def octet_string_at(data: bytes, position: int) -> bytes:
     """The OCTET STRING starting at ``position``: primitive, or constructed (BER chunks), in which case the
     chunks are read one by one up to the end-of-contents octets instead of scanning the element twice."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from app_integrity import _cbor
 from app_integrity._ecdsa import P256Key, load_p256_public_key, verify_loaded_p256_sha256
 from app_integrity._encoding import decode_base64
+from app_integrity.apple import _plain
 from app_integrity.apple._inputs import client_data_hash as resolve_client_data_hash
 from app_integrity.apple.app import AppleApp
 from app_integrity.apple.authdata import parse_assertion_auth_data
@@ -35,6 +36,9 @@ def _decode(assertion: bytes | str) -> tuple[bytes, bytes]:
         if type(assertion) is bytes and len(assertion) <= MAX_ASSERTION_BYTES
         else decode_base64(assertion, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
     )
+    plain = _plain.assertion_object(raw)
+    if plain is not None:
+        return plain
     decoded = _cbor.decode(raw, field="assertion", max_bytes=MAX_ASSERTION_BYTES)
     if type(decoded) is not dict or len(decoded) != 2 or decoded.keys() != _MEMBERS:
         raise InputError("input.malformed", "the assertion is not a CBOR map of signature and authenticatorData")
@@ -85,8 +89,6 @@ def verify_assertion(
             f"the counter {auth_data.sign_count} is not greater than the stored {previous_counter}",
         )
     extensions = auth_data.extensions
-    return AssertionResult(
-        counter=auth_data.sign_count,
-        bundle_version=extensions.bundle_version if extensions else None,
-        validation_category=extensions.validation_category if extensions else None,
-    )
+    if extensions is None:
+        return AssertionResult(auth_data.sign_count)
+    return AssertionResult(auth_data.sign_count, extensions.bundle_version, extensions.validation_category)

@@ -13,23 +13,22 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from app_integrity import _cbor
 from app_integrity._clock import resolve_now
-from app_integrity._ecdsa import public_point
 from app_integrity._encoding import decode_base64
-from app_integrity.apple import _der
+from app_integrity.apple import _der, _plain
 from app_integrity.apple._inputs import client_data_hash as resolve_client_data_hash
 from app_integrity.apple._inputs import key_id_bytes
 from app_integrity.apple.app import AppleApp
 from app_integrity.apple.authdata import AuthenticatorData, parse_attestation_auth_data
 from app_integrity.apple.chain import (
+    CertificateParts,
     IssuerCache,
     check_validity,
     issued_and_signed_by,
-    load_certificate,
-    public_key_of,
+    load_with_parts,
+    p256_point,
 )
 from app_integrity.apple.receipt import (
     ReceiptType,
@@ -50,6 +49,10 @@ ENVIRONMENTS = {AAGUID_DEVELOPMENT: "development", AAGUID_PRODUCTION: "productio
 
 # COSE_Key labels (RFC 9053): kty EC2 = 2, alg ES256 = -7, crv P-256 = 1.
 _COSE_KTY, _COSE_ALG, _COSE_CRV, _COSE_X, _COSE_Y = 1, 3, -1, -2, -3
+
+# The nonce extension as devices write it: SEQUENCE { [1] { OCTET STRING (32 bytes) } }.
+_NONCE_DER_HEAD = bytes.fromhex("3024a1220420")
+_NONCE_DER_LENGTH = len(_NONCE_DER_HEAD) + 32
 
 _issuers = IssuerCache()
 # Receipt fields an attestation compares: app id, attested certificate, client data hash, receipt type.
@@ -79,6 +82,9 @@ def _malformed(message: str) -> InputError:
 
 def _decode_object(attestation: bytes | str) -> tuple[bytes, bytes, list[bytes], bytes]:
     raw = decode_base64(attestation, field="attestation", max_bytes=MAX_ATTESTATION_BYTES)
+    plain = _plain.attestation_object(raw)
+    if plain is not None:
+        return *plain, raw
     decoded = _cbor.decode(raw, field="attestation", max_bytes=MAX_ATTESTATION_BYTES)
     if not isinstance(decoded, dict) or set(decoded) != {"fmt", "attStmt", "authData"}:
         raise _malformed("the attestation is not a CBOR map of fmt, attStmt and authData")
@@ -99,16 +105,16 @@ def _decode_object(attestation: bytes | str) -> tuple[bytes, bytes, list[bytes],
 
 def _verify_chain(
     x5c: list[bytes], roots: tuple[x509.Certificate, ...], at: datetime
-) -> tuple[x509.Certificate, datetime, datetime]:
+) -> tuple[x509.Certificate, CertificateParts | None, datetime, datetime]:
     # Step 1: "Verify that the x5c array contains the intermediate and leaf certificates for App Attest, starting
     # from the credential certificate in the first data buffer in the array (credcert). Verify the validity of
     # the certificates using Apple's App Attest root certificate."
     if len(x5c) != 2:
         raise AppleError("apple.certificate_chain_invalid", f"x5c holds {len(x5c)} certificates, not leaf and CA")
-    leaf = load_certificate(x5c[0], field="x5c[0]")
+    leaf, parts = load_with_parts(x5c[0], field="x5c[0]")
     issuer = _issuers.resolve(x5c[1], roots, code="apple.certificate_chain_invalid")
     # The intermediate's key is loaded once (cached with it): only the leaf's signature is checked per call.
-    if not issued_and_signed_by(x5c[0], leaf, issuer):
+    if not issued_and_signed_by(leaf, issuer, parts):
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate is not issued by x5c[1]")
     try:
         constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -129,7 +135,7 @@ def _verify_chain(
         at,
         code="apple.certificate_expired",
     )
-    return leaf, not_before, not_after
+    return leaf, parts, not_before, not_after
 
 
 def _certificate_nonce(leaf: x509.Certificate) -> bytes:
@@ -142,6 +148,8 @@ def _certificate_nonce(leaf: x509.Certificate) -> bytes:
     value = extension.value
     if not isinstance(value, x509.UnrecognizedExtension):
         raise _malformed("the nonce extension is not an opaque extension")
+    if len(value.value) == _NONCE_DER_LENGTH and value.value.startswith(_NONCE_DER_HEAD):
+        return value.value[len(_NONCE_DER_HEAD) :]  # what the walk below reads from these bytes
     # Apple: "a DER-encoded ASN.1 sequence. Decode the sequence and extract the single octet string that it
     # contains": SEQUENCE { [1] EXPLICIT OCTET STRING }.
     try:
@@ -204,7 +212,7 @@ def verify_attestation(
     auth_data_raw, receipt, x5c, _ = _decode_object(attestation)
     auth_data: AuthenticatorData = parse_attestation_auth_data(auth_data_raw)
 
-    leaf, not_before, not_after = _verify_chain(x5c, roots, at)
+    leaf, parts, not_before, not_after = _verify_chain(x5c, roots, at)
 
     # Steps 2-4: "Create clientDataHash ... append that hash to the end of the authenticator data", "Generate a
     # new SHA256 hash of the composite item to create nonce", "Obtain the value of the credCert extension with
@@ -215,10 +223,9 @@ def verify_attestation(
 
     # Step 5: "Create the SHA256 hash of the public key in credCert, and verify that it matches the key
     # identifier from your app."
-    leaf_key = public_key_of(leaf)
-    if not isinstance(leaf_key, ec.EllipticCurvePublicKey) or not isinstance(leaf_key.curve, ec.SECP256R1):
+    point = p256_point(leaf, parts)
+    if point is None:
         raise AppleError("apple.certificate_chain_invalid", "the credential certificate does not hold a P-256 key")
-    point = public_point(leaf_key)
     if not hmac.compare_digest(hashlib.sha256(point).digest(), expected_key_id):
         raise AppleError("apple.key_id_mismatch", "SHA-256 of the certified public key is not the key id")
 

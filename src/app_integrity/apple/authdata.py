@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from app_integrity import _cbor
+from app_integrity.apple import _plain
 from app_integrity.errors import AppleError, InputError
 
 HEADER_LENGTH = 37
@@ -126,10 +127,15 @@ def parse_attestation_auth_data(raw: bytes) -> AuthenticatorData:
         raise _invalid("authenticator data ends inside the credential id")
     credential_id = bytes(raw[offset : offset + id_length])
     offset += id_length
-    try:
-        cose_key, used = _cbor.decode_prefix(raw[offset:], field="credentialPublicKey", max_bytes=MAX_AUTH_DATA_BYTES)
-    except InputError as exc:
-        raise _invalid(f"the credential public key is not CBOR: {exc.message}") from exc
+    cose_key: Any = _plain.cose_p256_key(raw, offset)
+    used = _plain.COSE_KEY_LENGTH
+    if cose_key is None:
+        try:
+            cose_key, used = _cbor.decode_prefix(
+                raw[offset:], field="credentialPublicKey", max_bytes=MAX_AUTH_DATA_BYTES
+            )
+        except InputError as exc:
+            raise _invalid(f"the credential public key is not CBOR: {exc.message}") from exc
     if not isinstance(cose_key, dict):
         raise _invalid("the credential public key is not a COSE_Key map")
     offset += used

@@ -5,7 +5,8 @@ are spelled out: issuer name == issuer's subject name, the issuer's signature (`
 given instant, basicConstraints CA on every issuer, and a pinned root at the top. Nothing else is trusted.
 
 The intermediate-to-root check is the same for every device: its result is cached per (intermediate, roots),
-so verifying one attestation costs one leaf signature check.
+so verifying one attestation costs one leaf signature check. The leaf's TBSCertificate, issuer name and public key
+are read as slices of its DER (``certificate_parts``) rather than rebuilt from ``cryptography``'s objects.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
+from app_integrity._ecdsa import public_point
 from app_integrity.apple import _der
 from app_integrity.errors import AppleError, InputError
 
@@ -64,12 +67,27 @@ def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | 
 CERTIFICATE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension)
 
 
-def _decoded(der: bytes) -> x509.Certificate:
-    """Load a certificate and decode at once what ``cryptography`` decodes lazily (names, validity, extensions):
-    a malformed field raises one of ``CERTIFICATE_ERRORS`` here, not in the middle of a later check."""
-    certificate = x509.load_der_x509_certificate(der)
+# Issuer names that ``cryptography`` has decoded without error: the subjects of intermediates that chain to a
+# trusted root. Decoding a name depends on its bytes alone, so a certificate naming one of these as its issuer
+# needs no second decode to prove that it decodes (bounded like the issuer caches that fill it).
+_DECODED_NAMES: set[bytes] = set()
+
+
+class CertificateParts(NamedTuple):
+    """Exact DER slices of a certificate: what the attestation path reads without ``cryptography``'s objects."""
+
+    tbs: bytes  # TBSCertificate: what the issuer signed
+    issuer_name: bytes
+    public_key_info: bytes  # SubjectPublicKeyInfo
+
+
+def _decode_fields(certificate: x509.Certificate, *, issuer_known: bool = False) -> x509.Certificate:
+    """Decode at once what ``cryptography`` decodes lazily (names, validity, extensions): a malformed field raises
+    one of ``CERTIFICATE_ERRORS`` here, not in the middle of a later check. ``issuer_known``: the issuer Name's
+    bytes are in ``_DECODED_NAMES``."""
+    if not issuer_known:
+        _ = certificate.issuer
     _ = (
-        certificate.issuer,
         certificate.subject,
         certificate.not_valid_before_utc,
         certificate.not_valid_after_utc,
@@ -78,55 +96,99 @@ def _decoded(der: bytes) -> x509.Certificate:
     return certificate
 
 
-def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
+def _decoded(der: bytes) -> x509.Certificate:
+    return _decode_fields(x509.load_der_x509_certificate(der))
+
+
+def _check_type(der: object, field: str) -> None:
     if not isinstance(der, bytes | bytearray):
         raise InputError("input.malformed", f"{field} must be a DER certificate (bytes), not {type(der).__name__}")
+
+
+def load_certificate(der: bytes, *, field: str) -> x509.Certificate:
+    _check_type(der, field)
     try:
         return _decoded(bytes(der))
     except CERTIFICATE_ERRORS as exc:
         raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
 
 
-def _tbs_and_issuer(der: bytes) -> tuple[bytes, bytes] | None:
-    """The TBSCertificate and its issuer Name, each the exact DER inside ``der`` (a certificate ``cryptography``
-    parsed), or None when the walk does not find them.
+def load_with_parts(der: bytes, *, field: str) -> tuple[x509.Certificate, CertificateParts | None]:
+    """``load_certificate``, and the certificate's ``certificate_parts``."""
+    _check_type(der, field)
+    der = bytes(der)
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        parts = certificate_parts(der)
+        _decode_fields(certificate, issuer_known=parts is not None and parts.issuer_name in _DECODED_NAMES)
+    except CERTIFICATE_ERRORS as exc:
+        raise InputError("input.malformed", f"{field} is not a DER X.509 certificate") from exc
+    return certificate, parts
+
+
+def certificate_parts(der: bytes) -> CertificateParts | None:
+    """The TBSCertificate, issuer Name and SubjectPublicKeyInfo inside ``der``, or None when the walk does not find
+    them. Callers read only certificates ``cryptography`` has parsed: the slices are then the fields it parsed.
 
     ``Certificate.tbs_certificate_bytes`` re-encodes the whole TBSCertificate and ``Certificate.issuer`` builds name
     objects: per attestation, slicing the bytes the issuer signed is several times cheaper than either.
     """
     # Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, signatureAlgorithm, signatureValue }
-    # TBSCertificate ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, serialNumber INTEGER,
-    #                               signature AlgorithmIdentifier, issuer Name, ... } (RFC 5280 §4.1)
+    # TBSCertificate ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, serialNumber INTEGER, signature
+    #                               AlgorithmIdentifier, issuer Name, validity, subject Name,
+    #                               subjectPublicKeyInfo, ... } (RFC 5280 §4.1)
     try:
         start = _der.enter(der, 0, _der.UNIVERSAL, _der.SEQUENCE)
-        _, tbs_end = _der.read(der, start)
+        tbs_end = _der.end_of(der, start)
         position = _der.enter(der, start, _der.UNIVERSAL, _der.SEQUENCE)
-        element, after = _der.read(der, position)
-        if element[0] == _der.CONTEXT and element[2] == 0:
-            position = after
-        _, position = _der.read(der, position)  # serialNumber
-        _, position = _der.read(der, position)  # signature
-        _, issuer_end = _der.read(der, position)
+        if position < len(der) and der[position] == 0xA0:  # version [0]
+            position = _der.end_of(der, position)
+        issuer_start = _der.end_of(der, _der.end_of(der, position))  # after serialNumber and signature
+        issuer_end = _der.end_of(der, issuer_start)
+        key_start = _der.end_of(der, _der.end_of(der, issuer_end))  # after validity and subject
+        key_end = _der.end_of(der, key_start)
     except InputError:
         return None
-    if issuer_end > tbs_end:
+    if key_end > tbs_end:
         return None
-    return der[start:tbs_end], der[position:issuer_end]
+    return CertificateParts(der[start:tbs_end], der[issuer_start:issuer_end], der[key_start:key_end])
 
 
-def issued_and_signed_by(der: bytes, certificate: x509.Certificate, issuer: Issuer) -> bool:
-    """True when ``certificate`` (parsed from ``der``) names ``issuer``'s subject as its issuer (``x509.Name``
-    equality) and carries a valid signature by ``issuer``'s key.
+# SubjectPublicKeyInfo { id-ecPublicKey, prime256v1 } BIT STRING (no unused bits) of an uncompressed point.
+_P256_KEY_INFO = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
+_P256_KEY_INFO_LENGTH = len(_P256_KEY_INFO) + 64
+_P256 = ec.SECP256R1()
+
+
+def p256_point(certificate: x509.Certificate, parts: CertificateParts | None) -> bytes | None:
+    """The 65-byte uncompressed point of the certificate's P-256 key, or None when it holds another key or one
+    that does not load. The point is read from the SubjectPublicKeyInfo when it has the usual form, and loaded
+    (checked to be on the curve) either way."""
+    info = parts.public_key_info if parts is not None else b""
+    if len(info) == _P256_KEY_INFO_LENGTH and info.startswith(_P256_KEY_INFO):
+        point = info[len(_P256_KEY_INFO) - 1 :]
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
+        except ValueError:
+            return None
+        return point
+    key = public_key_of(certificate)
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return None
+    return public_point(key)
+
+
+def issued_and_signed_by(certificate: x509.Certificate, issuer: Issuer, parts: CertificateParts | None = None) -> bool:
+    """True when ``certificate`` names ``issuer``'s subject as its issuer (``x509.Name`` equality) and carries a
+    valid signature by ``issuer``'s key; ``parts`` are its ``certificate_parts`` when the walk found them.
 
     The names are compared as bytes first (the same bytes are the same name), as names otherwise.
     """
-    parts = _tbs_and_issuer(der)
     if parts is None:
         return certificate.issuer == issuer.subject and signature_valid(issuer.public_key, certificate)
-    tbs, issuer_name = parts
-    if issuer_name != issuer.subject_der and certificate.issuer != issuer.subject:
+    if parts.issuer_name != issuer.subject_der and certificate.issuer != issuer.subject:
         return False
-    return signature_valid(issuer.public_key, certificate, tbs=tbs)
+    return signature_valid(issuer.public_key, certificate, tbs=parts.tbs)
 
 
 def signature_valid(
@@ -160,20 +222,25 @@ class IssuerCache:
     """Intermediate certificates already checked against a set of roots, keyed by their DER bytes."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[bytes, tuple[x509.Certificate, ...]], Issuer | None] = {}
+        # DER -> [(roots, issuer or None)]: found by the DER's hash, then the roots by tuple equality, which is an
+        # identity check for the same root objects (the pinned root is one cached object): no certificate hashing.
+        self._entries: dict[bytes, list[tuple[tuple[x509.Certificate, ...], Issuer | None]]] = {}
         self._lock = Lock()
 
     def resolve(self, der: bytes, roots: tuple[x509.Certificate, ...], *, code: str) -> Issuer:
         """The checked issuer for ``der`` under ``roots``; raises ``code`` when it does not chain to one."""
-        key = (der, roots)
-        if key in self._entries:
-            entry = self._entries[key]
+        for known, checked in self._entries.get(der, ()):
+            if known == roots:
+                entry = checked
+                break
         else:
             entry = _check_intermediate(der, roots)
             with self._lock:
-                if len(self._entries) >= _CACHE_LIMIT:
+                same_der = self._entries.setdefault(der, [])
+                if len(self._entries) > _CACHE_LIMIT or len(same_der) >= _CACHE_LIMIT:
                     self._entries.clear()
-                self._entries[key] = entry
+                    same_der = self._entries[der] = []
+                same_der.append((roots, entry))
         if entry is None:
             raise AppleError(code, "the intermediate certificate is not issued by a trusted root")
         return entry
@@ -196,11 +263,15 @@ def _check_intermediate(der: bytes, roots: tuple[x509.Certificate, ...]) -> Issu
         if certificate.issuer != root.subject or not isinstance(root_key, ec.EllipticCurvePublicKey):
             continue
         if signature_valid(root_key, certificate):
+            subject_der = certificate.subject.public_bytes()
+            if len(_DECODED_NAMES) >= 2 * _CACHE_LIMIT:
+                _DECODED_NAMES.clear()
+            _DECODED_NAMES.add(subject_der)
             return Issuer(
                 certificate=certificate,
                 public_key=public_key,
                 subject=certificate.subject,
-                subject_der=certificate.subject.public_bytes(),
+                subject_der=subject_der,
                 not_before=certificate.not_valid_before_utc,
                 not_after=certificate.not_valid_after_utc,
                 root=root,

@@ -67,6 +67,17 @@ class Receipt:
 
 _SIGNED_DATA_OID = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
 _DATA_OID = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1
+# What attestation receipts start with, up to the eContent OCTET STRING: ContentInfo (signedData, indefinite length),
+# SignedData version 1, digestAlgorithms { sha256 }, encapContentInfo (data), [0] (indefinite length).
+_APPLE_CONTENT_PREFIX = b"".join(
+    (
+        bytes.fromhex("30800609"),
+        _SIGNED_DATA_OID,
+        bytes.fromhex("a0803080020101310f300d0609608648016503040201050030800609"),
+        _DATA_OID,
+        bytes.fromhex("a080"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,13 @@ def _invalid(message: str) -> AppleError:
 
 
 def _encapsulated_content(raw: bytes) -> bytes:
+    if raw.startswith(_APPLE_CONTENT_PREFIX):
+        # ``_walk_to_content`` done once on the bytes attestation receipts start with: it ends where they do.
+        return _der.octet_string_at(raw, len(_APPLE_CONTENT_PREFIX))
+    return _walk_to_content(raw)
+
+
+def _walk_to_content(raw: bytes) -> bytes:
     # ContentInfo ::= SEQUENCE { contentType OID (signedData), content [0] EXPLICIT SignedData }
     position = _der.enter(raw, 0, _der.UNIVERSAL, _der.SEQUENCE)
     content_type, position = _der.read(raw, position)
@@ -104,15 +122,7 @@ def _encapsulated_content(raw: bytes) -> bytes:
     return _der.octet_string_at(raw, position)
 
 
-def parse_receipt(raw: bytes, *, only: frozenset[int] | None = None) -> ParsedReceipt:
-    """Parse the CMS container down to its field set; no signature or trust check.
-
-    ``only`` names the fields the caller needs (an attestation reads four); the others are stepped over.
-    """
-    if len(raw) > MAX_RECEIPT_BYTES:
-        raise InputError("input.too_large", f"the receipt is {len(raw)} bytes, more than {MAX_RECEIPT_BYTES}")
-    raw = bytes(raw)
-    content = _encapsulated_content(raw)
+def _fields(content: bytes, only: frozenset[int] | None) -> dict[int, bytes]:
     fields: dict[int, bytes] = {}
     # Payload ::= SET OF ReceiptAttribute; ReceiptAttribute ::= SEQUENCE { type, version INTEGER, value OCTET STRING }
     for attribute in _der.elements(_der.expect(_der.single(content), _der.UNIVERSAL, _der.SET, constructed=True)):
@@ -129,6 +139,93 @@ def parse_receipt(raw: bytes, *, only: frozenset[int] | None = None) -> ParsedRe
         if position != len(body):
             raise _der.malformed("a receipt attribute is not (type, version, value)")
         fields[kind] = _der.octet_string(value)
+    return fields
+
+
+def _plain_fields(content: bytes, only: frozenset[int] | None) -> dict[int, bytes] | None:
+    """What ``_fields`` returns for a payload in plain DER (definite lengths of at most 2 octets, primitive values,
+    as Apple writes it), read in one pass without helper calls; None for anything else or anything wrong, which
+    ``_fields`` then reads or refuses."""
+    try:
+        return _read_plain_fields(content, only)
+    except IndexError:  # a header cut short at the very end
+        return None
+
+
+def _read_plain_fields(content: bytes, only: frozenset[int] | None) -> dict[int, bytes] | None:
+    if len(content) < 2 or content[0] != 0x31:  # SET
+        return None
+    head = content[1]
+    if head == 0x82:
+        position, end = 4, 4 + (content[2] << 8 | content[3])
+    elif head < 0x80:
+        position, end = 2, 2 + head
+    elif head == 0x81:
+        position, end = 3, 3 + content[2]
+    else:
+        return None
+    if end != len(content):
+        return None
+    fields: dict[int, bytes] = {}
+    while position < end:
+        # ReceiptAttribute ::= SEQUENCE { type INTEGER, version INTEGER, value OCTET STRING }
+        if content[position] != 0x30:
+            return None
+        head = content[position + 1]
+        if head < 0x80:
+            start = position + 2
+            position = start + head
+        elif head == 0x81:
+            start = position + 3
+            position = start + content[position + 2]
+        elif head == 0x82:
+            start = position + 4
+            position = start + (content[position + 2] << 8 | content[position + 3])
+        else:
+            return None
+        if position > end or start + 2 > position or content[start] != 0x02:
+            return None
+        size = content[start + 1]
+        version = start + 2 + size
+        if not 0 < size <= 8 or version > position:
+            return None
+        kind = int.from_bytes(content[start + 2 : version], "big", signed=True)
+        if kind in fields:
+            return None
+        if only is not None and kind not in only:
+            continue
+        if version + 4 > position or content[version] != 0x02 or content[version + 1] >= 0x80:
+            return None
+        value = version + 2 + content[version + 1]
+        if value + 2 > position or content[value] != 0x04:
+            return None
+        head = content[value + 1]
+        if head < 0x80:
+            start = value + 2
+        elif head == 0x81:
+            start, head = value + 3, content[value + 2]
+        elif head == 0x82:
+            start, head = value + 4, content[value + 2] << 8 | content[value + 3]
+        else:
+            return None
+        if start + head != position:
+            return None
+        fields[kind] = content[start:position]
+    return fields
+
+
+def parse_receipt(raw: bytes, *, only: frozenset[int] | None = None) -> ParsedReceipt:
+    """Parse the CMS container down to its field set; no signature or trust check.
+
+    ``only`` names the fields the caller needs (an attestation reads four); the others are stepped over.
+    """
+    if len(raw) > MAX_RECEIPT_BYTES:
+        raise InputError("input.too_large", f"the receipt is {len(raw)} bytes, more than {MAX_RECEIPT_BYTES}")
+    raw = bytes(raw)
+    content = _encapsulated_content(raw)
+    fields = _plain_fields(content, only)
+    if fields is None:
+        fields = _fields(content, only)
     missing = [field for field in _REQUIRED if field not in fields and (only is None or field in only)]
     if missing:
         raise _invalid(f"the receipt lacks fields {missing}")
