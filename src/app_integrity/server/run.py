@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+from typing import cast
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from app_integrity.config import Settings
 from app_integrity.server.app import create_app
+from app_integrity.server.listeners import ReusePortListener
 from app_integrity.server.logs import configure_logging
 
 
@@ -31,12 +33,12 @@ def run_server(settings: Settings, *, host: str | None = None, port: int | None 
             access_log=False,
             factory=True,
         )
-        # uvicorn binds the shared socket with protocol 0, and asyncio turns Nagle off (TCP_NODELAY) only on
-        # connections accepted from a socket whose protocol reads as TCP: without it a response written in two
-        # parts (headers, body) waits for the client's delayed ACK, ~40 ms per request (measured: bench service).
-        # socket(fileno=...) reads the real protocol back from the kernel.
-        sock = socket.socket(fileno=config.bind_socket().detach())
-        with contextlib.suppress(KeyboardInterrupt):
-            Multiprocess(config, sockets=[sock]).run()
+        # Each worker listens on a socket of its own (SO_REUSEPORT): see ``listeners`` for why not uvicorn's shared one.
+        listener = ReusePortListener(bind_host, bind_port)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                Multiprocess(config, sockets=[cast("socket.socket", listener)]).run()
+        finally:
+            listener.close()
         return
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_config=None, access_log=False)
