@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,6 +158,22 @@ def test_certificate_digest_any_order_and_spelling(play: EmulatedPlayIntegrity, 
     app = AndroidApp(PACKAGE, [emulated_app.certificate_sha256.hex(":"), rotated])
     assert _evaluate(payload, app) == ("device", ())
     assert _evaluate(payload, emulated_app.android_app()) == ("device", ("play.certificate_mismatch",))
+
+
+def test_certificate_digest_in_standard_base64_is_normalised(
+    play: EmulatedPlayIntegrity, emulated_app: EmulatedApp
+) -> None:
+    # Google's spelling (base64url, unpadded) matches as it is; any other spelling is normalised first.
+    rotated = b"\xfb\xff" * 16  # base64 of it has '+' and '/' and padding
+    spelled = base64.b64encode(rotated).decode()
+    assert {"+", "/", "="} <= set(spelled)
+    payload = _payload(play)
+    payload["appIntegrity"]["certificateSha256Digest"].append(spelled)
+    app = AndroidApp(PACKAGE, [emulated_app.certificate_sha256, rotated])
+    assert _evaluate(payload, app) == ("device", ())
+    assert _evaluate(payload, emulated_app.android_app()) == ("device", ("play.certificate_mismatch",))
+    payload["appIntegrity"]["certificateSha256Digest"] = [spelled.replace("+", "-")]  # two alphabets mixed
+    assert _evaluate(payload, app) == ("device", ())
 
 
 def test_account_activity_unusual(play: EmulatedPlayIntegrity, emulated_app: EmulatedApp) -> None:
