@@ -417,6 +417,8 @@ class Phase:
     server_cpu_us: float  # server CPU (all its processes) per request
     server_cpu_share: float  # server CPU seconds per wall second (up to the number of workers)
     generator_cpu_share: float  # generator CPU seconds per wall second
+    database_cpu_us: float  # PostgreSQL and Redis server processes' CPU per request (zero on SQLite)
+    idle_share: float  # the machine's idle CPU over the phase, in cores: what more workers could still use
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -424,10 +426,35 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def _database_cpu_seconds() -> float:
+    """User + system CPU of the machine's PostgreSQL and Redis server processes (what they spend on our requests)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() not in ("postgres", "redis-server"):
+                continue
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def _idle_seconds() -> float:
+    """Idle + iowait time of all cores, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return (int(fields[3]) + int(fields[4])) / CLOCK_TICKS
+
+
 def _phase(generator: Generator, server: Server, job: Job) -> Phase:
     before = server.cpu_seconds()
+    database_before, idle_before = _database_cpu_seconds(), _idle_seconds()
     outcome = generator.run(job)
     server_cpu = server.cpu_seconds() - before
+    database_cpu = _database_cpu_seconds() - database_before
+    idle = _idle_seconds() - idle_before
     if outcome.failures:
         raise RuntimeError(f"{outcome.failures} requests failed; the first:\n{outcome.first_failure}")
     count = len(outcome.latencies)
@@ -439,6 +466,8 @@ def _phase(generator: Generator, server: Server, job: Job) -> Phase:
         server_cpu_us=server_cpu / count * 1e6,
         server_cpu_share=server_cpu / outcome.wall_seconds,
         generator_cpu_share=outcome.cpu_seconds / outcome.wall_seconds,
+        database_cpu_us=database_cpu / count * 1e6,
+        idle_share=idle / outcome.wall_seconds,
     )
 
 
@@ -530,7 +559,8 @@ def _print_round(label: str, workers: int, result: Round) -> None:
         print(
             f"  {label:<22} {workers:>2}w {name:<8} {phase.per_second:8.0f} req/s  p50 {phase.p50_ms:6.1f} ms"
             f"  p99 {phase.p99_ms:6.1f} ms  server {phase.server_cpu_us:6.0f} us CPU/req"
-            f" ({phase.server_cpu_share:4.2f} cores)  generator {phase.generator_cpu_share:4.0%} of a core"
+            f" ({phase.server_cpu_share:4.2f} cores)  database {phase.database_cpu_us:5.0f} us CPU/req"
+            f"  generator {phase.generator_cpu_share:4.0%} of a core  idle {phase.idle_share:4.2f} cores"
         )
     print(f"  {'':<22}     gated/healthz {result.ratio:6.1%}")
 
@@ -550,6 +580,8 @@ def _summary(rounds: list[Round], memory: Memory) -> dict[str, Any]:
         "healthz_p99_ms": _spread([r.healthz.p99_ms for r in rounds]),
         "gated_server_cpu_us": _spread([r.gated.server_cpu_us for r in rounds]),
         "healthz_server_cpu_us": _spread([r.healthz.server_cpu_us for r in rounds]),
+        "gated_database_cpu_us": _spread([r.gated.database_cpu_us for r in rounds]),
+        "gated_idle_cores": _spread([r.gated.idle_share for r in rounds]),
         "generator_cpu_share": _spread([p.generator_cpu_share for r in rounds for p in (r.healthz, r.gated)]),
         "rounds": [{"healthz": asdict(r.healthz), "gated": asdict(r.gated), "ratio": r.ratio} for r in rounds],
         "memory": {**asdict(memory), **{f"{name}_sum": sum(sizes.values()) for name, sizes in asdict(memory).items()}},
@@ -571,7 +603,9 @@ def _line(label: str, summary: dict[str, Any]) -> str:
         f"{label:<24} gated {span('gated_per_second', '.0f')} req/s, p50 {span('gated_p50_ms', '.1f')} ms,"
         f" p99 {span('gated_p99_ms', '.1f')} ms | healthz {span('healthz_per_second', '.0f')} req/s"
         f" | ratio {span('ratio', '.0%')} | server CPU/req gated {span('gated_server_cpu_us', '.0f')} us,"
-        f" healthz {span('healthz_server_cpu_us', '.0f')} us\n{'':<24} server RSS MiB: before load"
+        f" healthz {span('healthz_server_cpu_us', '.0f')} us, database CPU/req gated"
+        f" {span('gated_database_cpu_us', '.0f')} us, idle while gated {span('gated_idle_cores', '.2f')} cores"
+        f"\n{'':<24} server RSS MiB: before load"
         f" {rss('before_mib')}, after {rss('after_mib')}, peak {rss('peak_mib')}"
     )
 
