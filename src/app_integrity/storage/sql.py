@@ -316,6 +316,11 @@ class SQLStore:
         """Run a writing operation that commits itself (bulk inserts, retention deletes)."""
         return await self._run.write(operation, *args)
 
+    async def transaction(self, operation: Callable[..., T], *args: Any) -> T:
+        """Run an operation of several statements that commit or roll back together (it ends the transaction
+        itself): the dashboard's rollups (``app_integrity.storage.rollups``)."""
+        return await self._run.transaction(operation, *args)
+
     async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]:
         check_event_filters(filters, limit)
         query = sa.select(events).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
