@@ -265,6 +265,7 @@ def _ids(conn: Connection) -> tuple[int, int]:
 
 
 async def test_sqlite_a_read_checks_many_new_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rollups, "CHECK_BATCH", 7)  # many short transactions
     store = open_store("sqlite:///rollups.db", base_dir=tmp_path)
     await store.migrate()
     sql = sql_store(store)

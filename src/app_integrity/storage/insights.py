@@ -13,6 +13,7 @@ formats the ``timestamptz`` in UTC.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,6 +132,7 @@ def _bucket(dialect: str, bucket: Bucket, at: sa.ColumnElement[Any]) -> sa.Colum
     return sa.func.date_trunc(bucket.value, sa.func.timezone("UTC", at))
 
 
+@functools.lru_cache(maxsize=4096)  # a range has a few hundred buckets, repeated per action and outcome
 def _bucket_key(value: Any, bucket: Bucket) -> str:
     if isinstance(value, datetime):
         return value.strftime(_KEY_FORMAT[bucket])
@@ -212,8 +214,10 @@ async def decisions_over_time(store: SQLStore, span: TimeRange, *, rollups: bool
     # Minute buckets are finer than the rollups: those ranges (an hour) read events.
     hourly = span.bucket is not Bucket.MINUTE
     rows = await _read(store, span, statement, rollups=rollups and hourly)
+    # Unpacked by position: a 7-day range at hourly buckets has thousands of rows.
     return [
-        SeriesPoint(_bucket_key(r.bucket, span.bucket), r.action, r.outcome, bool(r.enforced), int(r.n)) for r in rows
+        SeriesPoint(_bucket_key(bucket, span.bucket), action, outcome, bool(enforced), int(n))
+        for bucket, action, outcome, enforced, n in rows
     ]
 
 

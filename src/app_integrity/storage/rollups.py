@@ -70,6 +70,7 @@ WRITERS_TIMEOUT = 3.0  # seconds a build waits for writers in flight before leav
 MAX_BUILD = timedelta(days=400)  # a query over years rolls up its latest 400 days and reads older events
 INSTALL_HOURS = 24  # hours installed per transaction: each holds SQLite's write lock for milliseconds
 CHECK_AFTER = 5000  # SQLite: a read finding more unchecked events than this checks them (see _check)
+CHECK_BATCH = 20_000  # SQLite: events checked per transaction
 SIGNALS = ("device_verdict", "play_protect")
 _CLAIM_BATCH = 500
 _POLL_SECONDS = 0.005
@@ -172,7 +173,7 @@ async def read(store: SQLStore, since: datetime, until: datetime, statement: Sta
             await build(store, since, until)
         answer = await _snapshot_read(store, since, until, statement, allow_missing=True)
     elif answer.unchecked > CHECK_AFTER:
-        await store.transaction(_check_now)
+        await _check_all(store)
     assert answer.rows is not None  # allow_missing: always answers
     return answer.rows
 
@@ -191,18 +192,27 @@ async def _snapshot_read(
 ) -> _Answer:
     if store.dialect == "sqlite":
         return await store.query(_read, since, until, statement, allow_missing)
-    return await store.transaction(_read, since, until, statement, allow_missing)
+    return await store.transaction(_read_repeatable, since, until, statement, allow_missing)
+
+
+def _read_repeatable(
+    conn: Connection, since: datetime, until: datetime, statement: Statement, allow_missing: bool
+) -> _Answer:
+    # Before the transaction begins: psycopg then opens it with BEGIN ISOLATION LEVEL ... (no extra round trip),
+    # and the pool restores the level when the connection goes back.
+    conn.execution_options(isolation_level="REPEATABLE READ")
+    # These statements read few rows: starting parallel workers (which the planner may pick for a union of several
+    # parts) would cost more than the whole read.
+    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+    return _read(conn, since, until, statement, allow_missing)
 
 
 def _read(conn: Connection, since: datetime, until: datetime, statement: Statement, allow_missing: bool) -> _Answer:
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         conn.exec_driver_sql("BEGIN")  # a read transaction: one WAL snapshot for every statement below
-    else:
-        conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
     try:
-        first, end = _event_hours(conn, since, until)
-        ready = _ready_hours(conn, first, end)
+        (first, end), ready = _extent_and_ready(conn, since, until)
         unchecked: dict[datetime, int] = _unchecked(conn) if sqlite else {}
         ready -= unchecked.keys()
         if not allow_missing and any(h not in ready for h in hours(*_rollable(first, end, datetime.now(UTC)))):
@@ -213,24 +223,29 @@ def _read(conn: Connection, since: datetime, until: datetime, statement: Stateme
         conn.rollback()  # it only read
 
 
-def _event_hours(conn: Connection, since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    """The whole hours of ``[since, until)`` between its first and last event (no hour outside holds one)."""
+def _extent_and_ready(
+    conn: Connection, since: datetime, until: datetime
+) -> tuple[tuple[datetime, datetime], set[datetime]]:
+    """In one statement: the whole hours of ``[since, until)`` between its first and last event (no hour outside
+    holds one), and the ready hours of the range."""
+    first, end = ceil_hour(since), floor_hour(until)
     within = sa.select(events.c.at).where(events.c.at >= since, events.c.at < until).limit(1)
     # Two index seeks (min() and max() together would read the whole range on SQLite).
-    oldest = conn.execute(within.order_by(events.c.at)).scalar()
-    newest = conn.execute(within.order_by(events.c.at.desc())).scalar()
-    if oldest is None or newest is None:
-        return ceil_hour(since), ceil_hour(since)
-    return max(ceil_hour(since), floor_hour(oldest)), min(floor_hour(until), floor_hour(newest) + HOUR)
+    oldest = within.order_by(events.c.at).scalar_subquery().label("oldest")
+    newest = within.order_by(events.c.at.desc()).scalar_subquery().label("newest")
+    marks = event_rollup_hours
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    ready_in_range = sa.and_(marks.c.ready.is_(True), marks.c.hour >= first, marks.c.hour < end)
+    query = sa.select(marks.c.hour, oldest, newest).select_from(one.outerjoin(marks, ready_in_range))
+    rows = conn.execute(query).all()
+    ready = {row.hour for row in rows if row.hour is not None}
+    if rows[0].oldest is None or rows[0].newest is None:
+        return (first, first), ready
+    return (max(first, floor_hour(rows[0].oldest)), min(end, floor_hour(rows[0].newest) + HOUR)), ready
 
 
-def _ready_hours(conn: Connection, first: datetime, end: datetime) -> set[datetime]:
-    if first >= end:
-        return set()
-    query = sa.select(event_rollup_hours.c.hour).where(
-        event_rollup_hours.c.hour >= first, event_rollup_hours.c.hour < end, event_rollup_hours.c.ready.is_(True)
-    )
-    return set(conn.execute(query).scalars())
+def _event_hours(conn: Connection, since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    return _extent_and_ready(conn, since, until)[0]
 
 
 def _rollable(first: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
@@ -239,30 +254,43 @@ def _rollable(first: datetime, end: datetime, now: datetime) -> tuple[datetime, 
     return max(first, end - MAX_BUILD), end
 
 
-def _unchecked(conn: Connection) -> dict[datetime, int]:
-    """SQLite: the hours of the events inserted since the last check, and how many each (ids only grow, so this
-    reads the newest rows by primary key). Until checked, those hours are read from the events."""
+def _unchecked(conn: Connection, upto: int | None = None) -> dict[datetime, int]:
+    """SQLite: the hours of the events inserted since the last check (up to id ``upto``), and how many each (ids
+    only grow, so this reads the newest rows by primary key). Until checked, those hours are read from events."""
     checked = conn.execute(sa.select(event_rollup_state.c.checked_id)).scalar_one()
     hour = hour_of("sqlite", events.c.at)
     query = sa.select(hour, sa.func.count()).where(events.c.id > checked).group_by(hour)
+    if upto is not None:
+        query = query.where(events.c.id <= upto)
     return {_hour_value(value): int(n) for value, n in conn.execute(query)}
 
 
-def _check(conn: Connection) -> None:
-    """SQLite, with the write lock held (no event is inserted meanwhile): forget the hours the unchecked events fall
-    in (they may be rolled up without them) and mark every event checked. The caller commits."""
-    newest = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one()
-    stale = list(_unchecked(conn))
+def _check(conn: Connection) -> bool:
+    """SQLite, with the write lock held (no event is inserted meanwhile): forget the hours where the next
+    ``CHECK_BATCH`` unchecked events fall (they may be rolled up without them) and mark those events checked. The
+    caller commits. True when no unchecked event is left."""
+    checked = int(conn.execute(sa.select(event_rollup_state.c.checked_id)).scalar_one())
+    newest = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one())
+    upto = min(newest, checked + CHECK_BATCH)
+    stale = list(_unchecked(conn, upto))
     marks = event_rollup_hours
     for start in range(0, len(stale), _CLAIM_BATCH):
         # Deleting an hour's row deletes its counts (trigger event_rollup_hours_forget).
         conn.execute(sa.delete(marks).where(marks.c.hour.in_(stale[start : start + _CLAIM_BATCH])))
-    conn.execute(sa.update(event_rollup_state).values(checked_id=newest))
+    conn.execute(sa.update(event_rollup_state).values(checked_id=upto))
+    return upto == newest
 
 
-def _check_now(conn: Connection) -> None:
-    _check(conn)
+def _check_batch(conn: Connection) -> bool:
+    done = _check(conn)
     conn.commit()
+    return done
+
+
+async def _check_all(store: SQLStore) -> None:
+    """Check every unchecked event, a batch per short transaction (each holds the write lock for milliseconds)."""
+    while not await store.transaction(_check_batch):
+        pass
 
 
 def _rows(conn: Connection, statement: sa.Select[Any] | None) -> list[Any]:
@@ -282,6 +310,8 @@ def _build_lock(store: SQLStore) -> asyncio.Lock:
 async def build(store: SQLStore, since: datetime, until: datetime) -> int:
     """Roll up the missing settled hours of ``[since, until)`` from its first event's to its last's; returns how
     many were installed."""
+    if store.dialect == "sqlite":
+        await _check_all(store)
     token = secrets.randbits(62)
     claimed: list[datetime] = await store.transaction(_claim, since, until, token)
     if not claimed:
@@ -305,7 +335,7 @@ async def build(store: SQLStore, since: datetime, until: datetime) -> int:
 
 def _claim(conn: Connection, since: datetime, until: datetime, token: int) -> list[datetime]:
     if conn.dialect.name == "sqlite":
-        _check(conn)  # from here on, an event inserted into a claimed hour is unchecked: it is read, then forgotten
+        _check(conn)  # the last few; from here on, an event of a claimed hour is unchecked: read, then forgotten
     now = _clock(conn)
     first, end = _rollable(*_event_hours(conn, since, until), now)
     claimed: list[datetime] = []
