@@ -8,7 +8,8 @@ paths read each other's rows (tests check the round trip): UTC wall time as ``YY
 JSON as ``json.dumps`` text, booleans as 0/1.
 
 Each write is a function of a ``sqlite3.Connection`` already inside a transaction, answering ``(result, keep)``:
-``keep`` false undoes its statements (the runner rolls back to a savepoint taken before it) and the result still
+``keep`` false undoes its statements (the runner rolls back to a savepoint taken before it, for the one operation
+of several statements, ``consume_and_advance``; the others write one statement or nothing) and the result still
 stands. The runner commits several callers' writes at once (``SQLiteRunner.write_driver``: group commit).
 """
 

@@ -1,8 +1,10 @@
 """The dashboard's questions, answered by the database: GROUP BY in SQL over indexed columns, never Python loops.
 
-Every aggregate is bounded by a time range (``at >= since AND at < until``), which ``ix_events_at_summary``
-(at, action, outcome, enforced, platform, tier) serves as a covering index. Reasons are a JSON array per event:
-they are unnested in SQL (SQLite ``json_each``, PostgreSQL ``json_array_elements_text``).
+Every aggregate is bounded by a time range (``at >= since AND at < until``). The whole hours of the range that are
+rolled up are read from the hourly rollup tables, the rest from the events (``app_integrity.storage.rollups``):
+one statement sums both, so the answer is exactly the events' own. Over events, ``ix_events_at_summary`` (at,
+action, outcome, enforced, platform, tier) and ``ix_events_at_android`` are covering indexes; reasons are a JSON
+array per event, unnested in SQL (SQLite ``json_each``, PostgreSQL ``json_array_elements_text``).
 
 Time buckets are UTC text keys computed in SQL: ``YYYY-MM-DD`` (day), ``YYYY-MM-DD HH`` (hour),
 ``YYYY-MM-DD HH:MM`` (minute). SQLite stores UTC wall time as ISO text, so a prefix is the bucket; PostgreSQL
@@ -11,7 +13,8 @@ formats the ``timestamptz`` in UTC.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,7 +26,16 @@ from sqlalchemy.engine import Connection
 from app_integrity.errors import ConfigError, InputError
 from app_integrity.storage._checks import check_limit, require_aware
 from app_integrity.storage.base import EventRecord, KeyKind, KeyRecord, Store
-from app_integrity.storage.schema import UTCDateTime, events, keys
+from app_integrity.storage.rollups import SIGNALS, Coverage, Statement, ready_rows, reasons_of_events
+from app_integrity.storage.rollups import read as read_with_rollups
+from app_integrity.storage.schema import (
+    event_rollup_decisions,
+    event_rollup_reasons,
+    event_rollup_signals,
+    event_rollup_split,
+    events,
+    keys,
+)
 from app_integrity.storage.split import SplitStore
 from app_integrity.storage.sql import SQLStore, _event_from_row, _event_values, _key_from_row
 
@@ -112,14 +124,15 @@ def sql_store(store: Store) -> SQLStore:
     return main
 
 
-def _bucket(dialect: str, bucket: Bucket) -> sa.ColumnElement[Any]:
+def _bucket(dialect: str, bucket: Bucket, at: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """SQLite: a prefix of the stored UTC text. PostgreSQL: date_trunc in UTC (cheaper per row than formatting;
-    the few resulting groups are formatted by ``_bucket_key``)."""
+    the few resulting groups are formatted by ``_bucket_key``). ``at`` is an event's time or a rollup's hour."""
     if dialect == "sqlite":
-        return sa.func.substr(events.c.at, 1, _SQLITE_PREFIX[bucket])
-    return sa.func.date_trunc(bucket.value, sa.func.timezone("UTC", events.c.at))
+        return sa.func.substr(at, 1, _SQLITE_PREFIX[bucket])
+    return sa.func.date_trunc(bucket.value, sa.func.timezone("UTC", at))
 
 
+@functools.lru_cache(maxsize=4096)  # a range has a few hundred buckets, repeated per action and outcome
 def _bucket_key(value: Any, bucket: Bucket) -> str:
     if isinstance(value, datetime):
         return value.strftime(_KEY_FORMAT[bucket])
@@ -130,16 +143,7 @@ def _in_range(span: TimeRange) -> sa.ColumnElement[bool]:
     return sa.and_(events.c.at >= span.since, events.c.at < span.until)
 
 
-# Each event's reasons as rows named r.value. Whole statements per dialect: no SQL is assembled from strings.
-_TOP_REASONS = {
-    "sqlite": "SELECT r.value AS reason, count(*) AS n FROM events, json_each(events.reasons) AS r"
-    " WHERE events.at >= :since AND events.at < :until AND events.outcome <> 'allow'"
-    " GROUP BY r.value ORDER BY n DESC, reason LIMIT :limit",
-    "postgresql": "SELECT r.value AS reason, count(*) AS n"
-    " FROM events CROSS JOIN LATERAL json_array_elements_text(events.reasons) AS r(value)"
-    " WHERE events.at >= :since AND events.at < :until AND events.outcome <> 'allow'"
-    " GROUP BY r.value ORDER BY n DESC, reason LIMIT :limit",
-}
+# The events table's reason filter, a whole condition per dialect (no SQL is assembled from strings).
 _HAS_REASON = {
     "sqlite": "EXISTS (SELECT 1 FROM json_each(events.reasons) AS r WHERE r.value = :reason)",
     "postgresql": "EXISTS (SELECT 1 FROM json_array_elements_text(events.reasons) AS r(value) WHERE r.value = :reason)",
@@ -152,81 +156,182 @@ def _column(name: str, allowed: frozenset[str]) -> sa.Column[Any]:
     return events.c[name]
 
 
-# --- aggregates ---
+def _union(
+    cover: Coverage,
+    rolled: Callable[[sa.ColumnElement[bool]], sa.Select[Any]],
+    raw: Callable[[sa.ColumnElement[bool]], sa.Select[Any]],
+    table: sa.Table,
+) -> sa.Subquery | None:
+    """One row set from both sources: ``rolled`` over the rollup ``table``'s rows of the rolled-up hours,
+    ``raw`` over the events of every other range. ``None`` when there is nothing to read."""
+    parts = []
+    if cover.rolled is not None:
+        parts.append(rolled(ready_rows(table, *cover.rolled)))
+    parts.extend(raw(sa.and_(events.c.at >= lo, events.c.at < hi)) for lo, hi in cover.raw)
+    if not parts:
+        return None
+    return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("part")
 
 
-async def decisions_over_time(store: SQLStore, span: TimeRange) -> list[SeriesPoint]:
-    """Counts per (bucket, action, outcome, enforced), in bucket order."""
-    bucket = _bucket(store.dialect, span.bucket).label("bucket")
-    query = (
-        sa.select(bucket, events.c.action, events.c.outcome, events.c.enforced, sa.func.count().label("n"))
-        .where(_in_range(span))
-        .group_by(bucket, events.c.action, events.c.outcome, events.c.enforced)
-        .order_by(bucket)
-    )
-    rows = await store.query(_rows, query)
+def _decision_parts(dialect: str, cover: Coverage, bucket: Bucket | None) -> sa.Subquery | None:
+    """(bucket,) action, outcome, enforced, n."""
+    table = event_rollup_decisions
+    columns = ("action", "outcome", "enforced")
+
+    def rolled(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        keys: list[sa.ColumnElement[Any]] = [table.c[name] for name in columns]
+        if bucket is not None:
+            keys.insert(0, _bucket(dialect, bucket, table.c.hour).label("bucket"))
+        return sa.select(*keys, table.c.n).where(where)
+
+    def raw(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        keys: list[sa.ColumnElement[Any]] = [events.c[name] for name in columns]
+        if bucket is not None:
+            keys.insert(0, _bucket(dialect, bucket, events.c.at).label("bucket"))
+        return sa.select(*keys, sa.func.count().label("n")).where(where).group_by(*keys)
+
+    return _union(cover, rolled, raw, table)
+
+
+def _n(part: sa.Subquery) -> sa.ColumnElement[Any]:
+    return sa.func.sum(part.c.n)
+
+
+# --- aggregates: each reads the rolled-up hours from the rollups and the rest from events (see rollups) ---
+
+
+async def decisions_over_time(store: SQLStore, span: TimeRange, *, rollups: bool = True) -> list[SeriesPoint]:
+    """Counts per (bucket, action, outcome, enforced), in bucket order. ``rollups=False`` (here and below): read
+    every event instead, the reference the rollups answer exactly."""
+
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _decision_parts(store.dialect, cover, span.bucket)
+        if part is None:
+            return None
+        keys = (part.c.bucket, part.c.action, part.c.outcome, part.c.enforced)
+        return sa.select(*keys, _n(part).label("n")).group_by(*keys).order_by(*keys)
+
+    # Minute buckets are finer than the rollups: those ranges (an hour) read events.
+    hourly = span.bucket is not Bucket.MINUTE
+    rows = await _read(store, span, statement, rollups=rollups and hourly)
+    # Unpacked by position: a 7-day range at hourly buckets has thousands of rows.
     return [
-        SeriesPoint(_bucket_key(r.bucket, span.bucket), r.action, r.outcome, bool(r.enforced), int(r.n)) for r in rows
+        SeriesPoint(_bucket_key(bucket, span.bucket), action, outcome, bool(enforced), int(n))
+        for bucket, action, outcome, enforced, n in rows
     ]
 
 
-async def split_by_platform_and_tier(store: SQLStore, span: TimeRange) -> list[SplitRow]:
-    query = (
-        sa.select(events.c.platform, events.c.tier, events.c.outcome, sa.func.count().label("n"))
-        .where(_in_range(span))
-        .group_by(events.c.platform, events.c.tier, events.c.outcome)
-        .order_by(sa.func.count().desc())
-    )
-    return [SplitRow(r.platform, r.tier, r.outcome, int(r.n)) for r in await store.query(_rows, query)]
+async def split_by_platform_and_tier(store: SQLStore, span: TimeRange, *, rollups: bool = True) -> list[SplitRow]:
+    table = event_rollup_split
+    columns = ("platform", "tier", "outcome")
+
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _union(
+            cover,
+            lambda where: sa.select(*(table.c[c] for c in columns), table.c.n).where(where),
+            lambda where: (
+                sa.select(*(events.c[c] for c in columns), sa.func.count().label("n"))
+                .where(where)
+                .group_by(*(events.c[c] for c in columns))
+            ),
+            table,
+        )
+        if part is None:
+            return None
+        keys = [part.c[c] for c in columns]
+        return sa.select(*keys, _n(part).label("n")).group_by(*keys).order_by(_n(part).desc(), *keys)
+
+    rows = await _read(store, span, statement, rollups=rollups)
+    return [SplitRow(r.platform, r.tier, r.outcome, int(r.n)) for r in rows]
 
 
-async def top_failure_reasons(store: SQLStore, span: TimeRange, *, limit: int = 10) -> list[tuple[str, int]]:
-    """The reasons carried by limit and block decisions, most frequent first."""
+async def top_failure_reasons(
+    store: SQLStore, span: TimeRange, *, limit: int = 10, rollups: bool = True
+) -> list[tuple[str, int]]:
+    """The reasons carried by limit and block decisions, most frequent first. Reasons are a JSON array per event,
+    unnested in SQL (SQLite ``json_each``, PostgreSQL ``json_array_elements_text``)."""
     check_limit(limit)
-    statement = sa.text(_TOP_REASONS[store.dialect]).bindparams(
-        sa.bindparam("since", type_=UTCDateTime()),
-        sa.bindparam("until", type_=UTCDateTime()),
-        sa.bindparam("limit", type_=sa.Integer()),
-    )
-    rows = await store.query(_rows, statement, {"since": span.since, "until": span.until, "limit": limit})
-    return [(str(r.reason), int(r.n)) for r in rows]
+    table = event_rollup_reasons
+
+    def raw(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        reasons = reasons_of_events(store.dialect)
+        return (
+            sa.select(reasons.c.value.label("reason"), sa.func.count().label("n"))
+            .select_from(events)
+            .join(reasons, sa.true())
+            .where(where, events.c.outcome != "allow")
+            .group_by(reasons.c.value)
+        )
+
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _union(cover, lambda where: sa.select(table.c.reason, table.c.n).where(where), raw, table)
+        if part is None:
+            return None
+        return (
+            sa.select(part.c.reason, _n(part).label("n"))
+            .group_by(part.c.reason)
+            .order_by(_n(part).desc(), part.c.reason)
+            .limit(limit)
+        )
+
+    return [(str(r.reason), int(r.n)) for r in await _read(store, span, statement, rollups=rollups)]
 
 
-async def readiness(store: SQLStore, span: TimeRange) -> list[Readiness]:
+async def readiness(store: SQLStore, span: TimeRange, *, rollups: bool = True) -> list[Readiness]:
     """Per action: the share of its traffic enforce mode would allow (observe mode decides as enforce would)."""
 
-    def outcome_count(outcome: str) -> sa.ColumnElement[Any]:
-        return sa.func.sum(sa.case((events.c.outcome == outcome, 1), else_=0))
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _decision_parts(store.dialect, cover, None)
+        if part is None:
+            return None
 
-    query = (
-        sa.select(
-            events.c.action,
-            sa.func.count().label("total"),
-            outcome_count("allow").label("allow"),
-            outcome_count("limit").label("limit"),
-            outcome_count("block").label("block"),
-            sa.func.sum(sa.case((events.c.enforced.is_(True), 1), else_=0)).label("enforced"),
+        def total_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+            return sa.func.sum(sa.case((condition, part.c.n), else_=0))
+
+        return (
+            sa.select(
+                part.c.action,
+                _n(part).label("total"),
+                total_where(part.c.outcome == "allow").label("allow"),
+                total_where(part.c.outcome == "limit").label("limit"),
+                total_where(part.c.outcome == "block").label("block"),
+                total_where(part.c.enforced.is_(True)).label("enforced"),
+            )
+            .group_by(part.c.action)
+            .order_by(part.c.action)
         )
-        .where(_in_range(span))
-        .group_by(events.c.action)
-        .order_by(events.c.action)
-    )
+
     return [
         Readiness(r.action, int(r.total), int(r.allow or 0), int(r.limit or 0), int(r.block or 0), int(r.enforced or 0))
-        for r in await store.query(_rows, query)
+        for r in await _read(store, span, statement, rollups=rollups)
     ]
 
 
-async def android_distribution(store: SQLStore, span: TimeRange, column: str) -> list[tuple[str, int]]:
+async def android_distribution(
+    store: SQLStore, span: TimeRange, column: str, *, rollups: bool = True
+) -> list[tuple[str, int]]:
     """Counts of ``device_verdict`` or ``play_protect`` over the Play Integrity decisions that reported one."""
-    target = _column(column, frozenset({"device_verdict", "play_protect"}))
-    query = (
-        sa.select(target, sa.func.count().label("n"))
-        .where(_in_range(span), target.is_not(None))
-        .group_by(target)
-        .order_by(sa.func.count().desc(), target)
-    )
-    return [(str(r[0]), int(r.n)) for r in await store.query(_rows, query)]
+    target = _column(column, frozenset(SIGNALS))
+    table = event_rollup_signals
+
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _union(
+            cover,
+            lambda where: sa.select(table.c.value, table.c.n).where(where, table.c.signal == column),
+            lambda where: (
+                sa.select(target.label("value"), sa.func.count().label("n"))
+                .where(where, target.is_not(None))
+                .group_by(target)
+            ),
+            table,
+        )
+        if part is None:
+            return None
+        return (
+            sa.select(part.c.value, _n(part).label("n")).group_by(part.c.value).order_by(_n(part).desc(), part.c.value)
+        )
+
+    return [(str(r.value), int(r.n)) for r in await _read(store, span, statement, rollups=rollups)]
 
 
 async def keys_per_day(store: SQLStore, span: TimeRange) -> list[KeyDay]:
@@ -246,10 +351,24 @@ async def keys_per_day(store: SQLStore, span: TimeRange) -> list[KeyDay]:
     return [KeyDay(str(r.day), r.kind, r.environment, int(r.n)) for r in await store.query(_rows, query)]
 
 
-async def count_events(store: SQLStore, span: TimeRange) -> int:
-    query = sa.select(sa.func.count()).select_from(events).where(_in_range(span))
-    rows = await store.query(_rows, query)
-    return int(rows[0][0])
+async def count_events(store: SQLStore, span: TimeRange, *, rollups: bool = True) -> int:
+    table = event_rollup_decisions
+
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _union(
+            cover,
+            lambda where: sa.select(table.c.n).where(where),
+            lambda where: sa.select(sa.func.count().label("n")).select_from(events).where(where),
+            table,
+        )
+        return None if part is None else sa.select(_n(part))
+
+    rows = await _read(store, span, statement, rollups=rollups)
+    return int(rows[0][0] or 0) if rows else 0
+
+
+async def _read(store: SQLStore, span: TimeRange, statement: Statement, *, rollups: bool) -> list[Any]:
+    return await read_with_rollups(store, span.since, span.until, statement, use=rollups)
 
 
 # --- rows ---
@@ -272,11 +391,21 @@ async def recent_events(
     return [(int(row.id), _event_from_row(row)) for row in await store.query(_rows, query)]
 
 
-async def distinct_values(store: SQLStore, span: TimeRange, column: str) -> list[str]:
+async def distinct_values(store: SQLStore, span: TimeRange, column: str, *, rollups: bool = True) -> list[str]:
     """The values of ``action`` or ``platform`` seen in the range (the filter form's choices)."""
     target = _column(column, frozenset({"action", "platform"}))
-    query = sa.select(target).where(_in_range(span), target.is_not(None)).group_by(target).order_by(target)
-    return [str(r[0]) for r in await store.query(_rows, query)]
+    table = event_rollup_decisions if column == "action" else event_rollup_split
+
+    def statement(cover: Coverage) -> sa.Select[Any] | None:
+        part = _union(
+            cover,
+            lambda where: sa.select(table.c[column].label("value")).where(where, table.c[column].is_not(None)),
+            lambda where: sa.select(target.label("value")).where(where, target.is_not(None)).group_by(target),
+            table,
+        )
+        return None if part is None else sa.select(part.c.value).group_by(part.c.value).order_by(part.c.value)
+
+    return [str(r[0]) for r in await _read(store, span, statement, rollups=rollups)]
 
 
 async def key_with_history(

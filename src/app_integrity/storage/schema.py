@@ -112,3 +112,69 @@ events = sa.Table(
     sa.Index("ix_events_at_summary", "at", "action", "outcome", "enforced", "platform", "tier"),
     sa.Index("ix_events_at_android", "at", "device_verdict", "play_protect"),
 )
+
+# Hourly rollups of `events` for the dashboard (``app_integrity.storage.rollups``). `event_rollup_hours` lists the
+# hours rolled up: an hour's counts are read from the four count tables only while its row there is ready.
+# SQLite keeps the keyed count tables clustered by their key (WITHOUT ROWID): a range of hours is one read.
+event_rollup_hours = sa.Table(
+    "event_rollup_hours",
+    metadata,
+    sa.Column("hour", UTCDateTime(), primary_key=True),
+    sa.Column("ready", sa.Boolean(), nullable=False),
+    sa.Column("token", sa.BigInteger(), nullable=False),  # the build that claimed the hour
+    sa.Column("claimed_at", UTCDateTime(), nullable=False),
+)
+
+# One row (id 1). SQLite: the events with a larger id have not been checked against the rolled-up hours yet.
+event_rollup_state = sa.Table(
+    "event_rollup_state",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("checked_id", sa.BigInteger(), nullable=False),
+)
+
+event_rollup_decisions = sa.Table(
+    "event_rollup_decisions",
+    metadata,
+    sa.Column("hour", UTCDateTime(), primary_key=True),
+    sa.Column("action", sa.String(128), primary_key=True),
+    sa.Column("outcome", sa.String(16), primary_key=True),
+    sa.Column("enforced", sa.Boolean(), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# No primary key: `platform` may be NULL, and a build writes each (hour, platform, tier, outcome) once.
+event_rollup_split = sa.Table(
+    "event_rollup_split",
+    metadata,
+    sa.Column("hour", UTCDateTime(), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=True),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sa.Index("ix_event_rollup_split_hour", "hour"),
+)
+
+# The reasons of limit and block decisions (the only ones the dashboard counts).
+event_rollup_reasons = sa.Table(
+    "event_rollup_reasons",
+    metadata,
+    sa.Column("hour", UTCDateTime(), primary_key=True),
+    sa.Column("reason", sa.Text(), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Play Integrity verdicts: `signal` is the events column (device_verdict, play_protect), `value` its value.
+event_rollup_signals = sa.Table(
+    "event_rollup_signals",
+    metadata,
+    sa.Column("hour", UTCDateTime(), primary_key=True),
+    sa.Column("signal", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(32), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+ROLLUP_COUNTS = (event_rollup_decisions, event_rollup_split, event_rollup_reasons, event_rollup_signals)

@@ -232,7 +232,9 @@ class SQLStore:
     ) -> tuple[ChallengeRecord | None, CounterUpdate]:
         require_aware(now)
         if self._sqlite is not None:
-            return await self._sqlite.write_driver(_sqlite_driver.consume_and_advance, value, key_id, new_counter, now)
+            return await self._sqlite.write_driver(
+                _sqlite_driver.consume_and_advance, value, key_id, new_counter, now, several_statements=True
+            )
         # One statement calling the migration's server-side function: one round trip (see v0002).
         return await self._postgres_call(_postgres_driver().consume_and_advance, value, key_id, new_counter, now)
 
@@ -306,6 +308,11 @@ class SQLStore:
     async def execute_write(self, operation: Callable[..., T], *args: Any) -> T:
         """Run a writing operation that commits itself (bulk inserts, retention deletes)."""
         return await self._run.write(operation, *args)
+
+    async def transaction(self, operation: Callable[..., T], *args: Any) -> T:
+        """Run an operation of several statements that commit or roll back together (it ends the transaction
+        itself): the dashboard's rollups (``app_integrity.storage.rollups``)."""
+        return await self._run.transaction(operation, *args)
 
     async def list_events(self, *, limit: int = 100, **filters: Any) -> list[EventRecord]:
         check_event_filters(filters, limit)
