@@ -607,7 +607,10 @@ class _Table:
         return tuple(self._resolve(name, value, True) for value in self.string_list(name))
 
     def _resolve(self, name: str, value: str, must_exist: bool) -> Path:
-        path = (self.base_dir / Path(value).expanduser()).resolve()
+        try:
+            path = (self.base_dir / Path(value).expanduser()).resolve()
+        except (RuntimeError, ValueError, OSError) as exc:  # "~nobody" (no such user), a NUL byte, a symlink loop
+            raise ConfigError("config.invalid", f"{self.key(name)}: not a usable path ({exc})") from None
         if must_exist and not path.is_file():
             raise ConfigError("config.invalid", f"{self.key(name)}: file {path} does not exist")
         return path

@@ -269,6 +269,19 @@ def test_not_toml(tmp_path: Path) -> None:
     assert "not valid TOML" in _error("[server\n", tmp_path)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "~d",  # a user without a home directory: pathlib raises RuntimeError (found by fuzzing the config parser)
+        "~no-such-user-anywhere/data",
+        "state\\u0000x",  # a NUL byte: ValueError from the operating system's path functions
+    ],
+)
+def test_unusable_paths_are_config_errors(tmp_path: Path, value: str) -> None:
+    message = _error(f'[server]\ndata_dir = "{value}"\n', tmp_path)
+    assert "server.data_dir: not a usable path" in message
+
+
 APPLE = '[apple]\nteam_id = "ABCDE12345"\nbundle_ids = ["com.example.app"]\n'
 ANDROID = f'[android]\npackage_name = "com.example.app"\ncertificate_sha256 = ["{DIGEST_HEX}"]\n'
 KA = ANDROID + "[android.key_attestation]\n"

@@ -99,7 +99,10 @@ def _load_json(payload: bytes | str) -> Any:
         text = payload
     else:
         return json.loads(payload)
-    value, end = _scan_json(text, 0)
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:  # the scanner's "no value here" (e.g. an object cut short): json.loads says what is wrong
+        return json.loads(payload)
     return value if end == len(text) else json.loads(payload)
 
 
