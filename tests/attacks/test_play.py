@@ -241,6 +241,12 @@ JOSE: list[Attack] = [
     Attack("JWE header swapped after encryption", PLATFORM, "play.decryption_failed", lambda: decode(_swap_header())),
     Attack("JWE plaintext that is not a JWS", PLATFORM, "play.token_malformed", lambda: decode(jwe(PAYLOAD))),
     Attack("verdict that is not JSON", PLATFORM, "play.payload_invalid", lambda: decode(jwe(jws(b"\xff not json")))),
+    Attack(  # found by fuzzing: json's C scanner answers StopIteration, not a decode error, for a missing value
+        "verdict JSON with a member's value missing",
+        PLATFORM,
+        "play.payload_invalid",
+        lambda: decode(jwe(jws(b'{"requestDetails": GI"]'))),
+    ),
     Attack(
         "verdict without requestDetails",
         PLATFORM,
