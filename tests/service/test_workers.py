@@ -42,8 +42,12 @@ def test_a_worker_unpickling_the_listener_listens_on_a_socket_of_its_own() -> No
         listener.close()
 
 
-def test_an_address_in_use_fails_at_start_up() -> None:
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_an_address_in_use_fails_at_start_up(reuse_port: bool) -> None:
+    """Also when the server already there listens with SO_REUSEPORT (another `serve --workers`): no silent sharing."""
     with socket.socket() as taken:
+        if reuse_port:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(OSError, match="in use"):

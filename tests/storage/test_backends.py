@@ -142,6 +142,16 @@ async def test_sqlite_unwritable_location_is_unavailable(tmp_path: Path) -> None
         with pytest.raises(UnavailableError) as caught:
             await store.migrate()
         assert caught.value.code == "storage.unavailable"
+        # The gated request's statements open their connections too: the same typed answer, never a raw error.
+        for operation in (
+            store.get_key(b"k" * 32),
+            store.put_challenge(ChallengeRecord("c", NOW)),
+            store.record_event(_event(1)),
+            store.consume_challenge_and_advance_counter("c", b"k" * 32, 1, NOW),
+        ):
+            with pytest.raises(UnavailableError) as caught:
+                await operation
+            assert caught.value.code == "storage.unavailable"
     finally:
         await store.close()
 
@@ -514,3 +524,35 @@ async def test_postgresql_driver_statements_write_what_sqlalchemy_writes(pg_sche
     assert driver is not None
     assert core is not None
     assert dataclasses.replace(driver, value="core") == core
+
+
+async def test_sqlite_writes_while_the_store_closes_are_answered(tmp_path: Path) -> None:
+    """A write asked for once closing has begun (the writer thread may be gone) is refused, never left waiting."""
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    await store.record_event(_event(0))  # the loop thread holds its write connection
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)
+    with pytest.raises(UnavailableError) as caught:
+        await asyncio.wait_for(store.record_event(_event(1)), 10)
+    assert caught.value.code == "storage.unavailable"
+    await closing
+
+
+async def test_sqlite_a_statement_the_driver_refuses_fails_only_its_own_write(tmp_path: Path) -> None:
+    store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
+    await store.migrate()
+    unbindable = dataclasses.replace(_event(1), subject=object())  # type: ignore[arg-type]
+    try:
+        results = await asyncio.gather(
+            store.record_event(_event(0)),
+            store.record_event(unbindable),
+            store.record_event(_event(2)),
+            return_exceptions=True,
+        )
+        assert results[0] is None
+        assert isinstance(results[1], UnavailableError)
+        assert results[2] is None
+        assert sorted(event.action for event in await store.list_events()) == ["a0", "a2"]
+    finally:
+        await store.close()

@@ -11,10 +11,7 @@ psycopg prepares each statement on a connection after a few uses.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from psycopg import AsyncConnection, errors
-from psycopg.types.json import Json
+from typing import TYPE_CHECKING, Any
 
 from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord, KeyKind, KeyRecord, KeyStatus
 
@@ -34,7 +31,10 @@ _INSERT_EVENT = (
     " request_id, device_verdict, play_protect) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
-Connection = AsyncConnection[Any]
+if TYPE_CHECKING:  # psycopg comes with the postgres extra: imported when a statement runs, not with this module
+    from psycopg import AsyncConnection
+
+    Connection = AsyncConnection[Any]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -65,6 +65,8 @@ async def get_key(pg: Connection, key_id: bytes) -> KeyRecord | None:
 
 async def put_challenge(pg: Connection, record: ChallengeRecord) -> bool:
     """``False`` when the value was already issued."""
+    from psycopg import errors
+
     try:
         await pg.execute(_PUT_CHALLENGE, (record.value, record.expires_at, record.subject, record.purpose))
     except errors.UniqueViolation:
@@ -97,6 +99,8 @@ async def advance(pg: Connection, key_id: bytes, new_counter: int, now: datetime
 
 
 async def insert_event(pg: Connection, event: EventRecord) -> None:
+    from psycopg.types.json import Json
+
     await pg.execute(
         _INSERT_EVENT,
         (

@@ -48,6 +48,8 @@ POOL_SIZE = 10
 MAX_OVERFLOW = 20
 _BEGIN_OPTION = "app_integrity_begin"
 _FAILURES = (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.InterfaceError, OSError, TimeoutError)
+# Errors of one statement (a constraint, a value the driver cannot bind) rather than of the database.
+_STATEMENT_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
 
 
 class Runner(Protocol):
@@ -139,11 +141,11 @@ class SQLiteRunner(_Translating):
         self._pending: dict[asyncio.AbstractEventLoop, list[_PendingWrite]] = {}
 
     def _connection(self, role: _Role) -> Connection:
+        if self._closed:  # even with a connection still held: the writer thread may be gone already
+            raise UnavailableError("storage.unavailable", f"{self.label} is closed")
         held: dict[_Role, Connection] = self._local.__dict__.setdefault("held", {})
         conn = held.get(role)
         if conn is None or conn.closed:
-            if self._closed:
-                raise UnavailableError("storage.unavailable", f"{self.label} is closed")
             conn = self._engine.connect()
             if role is _Role.TRY_WRITE:
                 conn.exec_driver_sql("PRAGMA busy_timeout=0")
@@ -201,7 +203,10 @@ class SQLiteRunner(_Translating):
         before = self._inline_writes
         self._inline_writes += count
         if before // self.CHECKPOINT_EVERY != self._inline_writes // self.CHECKPOINT_EVERY:
-            self._writer.submit(self._checkpoint)
+            # After a commit nothing may fail the writes it carried: a writer thread already shut down (the store
+            # closing) skips this checkpoint, which the next open or SQLite's own close does instead.
+            with contextlib.suppress(RuntimeError):
+                self._writer.submit(self._checkpoint)
 
     def _checkpoint(self) -> None:
         with contextlib.suppress(*_FAILURES, sqlite3.Error):
@@ -235,7 +240,7 @@ class SQLiteRunner(_Translating):
         """A point read on the calling thread, as ``read``."""
         try:
             return operation(self._driver(_Role.READ), *args)
-        except sqlite3.Error as error:
+        except (*_FAILURES, sqlite3.Error) as error:  # opening a connection fails through SQLAlchemy
             self._discard(_Role.READ)
             raise self.unavailable(error) from None
 
@@ -250,8 +255,9 @@ class SQLiteRunner(_Translating):
         at most one statement and raise only before it (SQLite undoes a failed statement by itself), which spares
         the savepoint's statement journal (measured: 15 µs per insert). Under load, a commit (SQLite's main cost:
         copying the changed pages into the WAL) serves many requests, and pages the writes share (the newest leaves
-        of the events indexes) are copied once. Nothing is acknowledged before it is durable. Inline when the
-        write lock is free; on the writer thread (waiting for the lock) when another process holds it.
+        of the events indexes) are copied once. Nothing is acknowledged before its commit. Inline when the
+        write lock is free; on the writer thread (waiting for the lock) when another process holds it. A write
+        whose caller was cancelled before its batch runs is not done.
         """
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
@@ -268,9 +274,13 @@ class SQLiteRunner(_Translating):
         try:
             outcomes = self._commit_batch(_Role.TRY_WRITE, batch)
         except _LockTakenError:
-            waiting = loop.run_in_executor(self._writer, self._commit_batch, _Role.WRITE, batch)
-            waiting.add_done_callback(lambda done: _answer(batch, done))
-            return
+            try:
+                waiting = loop.run_in_executor(self._writer, self._commit_batch, _Role.WRITE, batch)
+            except RuntimeError:  # the writer thread is shut down: the store is closing
+                outcomes = [UnavailableError("storage.unavailable", f"{self.label} is closed")] * len(batch)
+            else:
+                waiting.add_done_callback(lambda done: _answer(batch, done))
+                return
         except Exception as error:  # storage.unavailable, or a bug: every caller hears it, none waits forever
             outcomes = [error] * len(batch)
         _answer_each(batch, outcomes)
@@ -288,29 +298,44 @@ class SQLiteRunner(_Translating):
                 raise
             try:
                 for write in batch:
-                    if write.several_statements:
-                        db.execute("SAVEPOINT app_integrity_write")
-                    try:
-                        result, keep = write.operation(db, *write.args)
-                    except sqlite3.Error:
-                        raise  # the database failed, not the operation: the whole batch is refused
-                    except Exception as error:  # the operation's own refusal (e.g. a typed error): it alone
-                        result, keep = error, False
-                    if write.several_statements:
-                        if not keep:
-                            db.execute("ROLLBACK TO app_integrity_write")
-                        db.execute("RELEASE app_integrity_write")
-                    outcomes.append(result)
+                    if write.answer.cancelled():  # its caller is gone (e.g. the client hung up): not done at all
+                        outcomes.append(None)
+                        continue
+                    outcomes.append(self._run_one(db, write))
                 db.execute("COMMIT")
             finally:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-        except sqlite3.Error as error:
+        except (*_FAILURES, sqlite3.Error) as error:  # opening a connection fails through SQLAlchemy
             self._discard(role)
             raise self.unavailable(error) from None
         if role is _Role.TRY_WRITE:
             self._count_inline_writes(len(batch))
         return outcomes
+
+    def _run_one(self, db: sqlite3.Connection, write: _PendingWrite) -> Any:
+        """One write of a batch: its result, or the error that refuses it alone."""
+        if write.several_statements:
+            db.execute("SAVEPOINT app_integrity_write")
+        changes = db.total_changes
+        try:
+            result, keep = write.operation(db, *write.args)
+        except _STATEMENT_ERRORS as error:
+            # The statement was refused and SQLite undid it; the transaction goes on. Only this write fails.
+            if not db.in_transaction:
+                raise
+            result, keep = self.unavailable(error), False
+        except sqlite3.Error:
+            raise  # the database failed, not the operation: the whole batch is refused
+        except Exception as error:  # the operation's own refusal (e.g. a typed error)
+            if not write.several_statements and db.total_changes != changes:
+                raise  # it wrote before raising and nothing can undo it alone: the whole batch is refused
+            result, keep = error, False
+        if write.several_statements:
+            if not keep:
+                db.execute("ROLLBACK TO app_integrity_write")
+            db.execute("RELEASE app_integrity_write")
+        return result
 
     async def scan(self, operation: Operation[T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -481,15 +506,16 @@ class PostgresRunner(_Translating):
             pg = self._drivers.get(conn)
             if pg is None:  # asked once per pooled connection: the lookup crosses SQLAlchemy's greenlet bridge
                 pg = self._drivers[conn] = (await conn.get_raw_connection()).driver_connection
+            assert pg is not None  # a checked-out connection has its driver connection
             try:
                 result = await operation(pg, *args)
             except psycopg.Error as error:
-                if pg is not None and (pg.broken or pg.closed):
+                if pg.broken or pg.closed:
                     await conn.invalidate()  # the server went away: _give_back drops the idle ones too
-                else:
-                    healthy = True
+                else:  # autocommit: after a refused statement the connection is idle and fine, unless it is not
+                    healthy = pg.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
                 raise self.unavailable(error) from None
-            healthy = True
+            healthy = pg.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             return result
         finally:
             await self._give_back(conn, healthy=healthy)

@@ -18,7 +18,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -30,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection
 
 from app_integrity.errors import InputError, KeyRegistryError
-from app_integrity.storage import _sqlite_driver
+from app_integrity.storage import _postgres_driver, _sqlite_driver
 from app_integrity.storage._checks import check_event_filters, check_limit, require_aware
 from app_integrity.storage._runners import PostgresRunner, Runner, SQLiteRunner
 from app_integrity.storage.base import (
@@ -207,7 +206,7 @@ class SQLStore:
     async def get_key(self, key_id: bytes) -> KeyRecord | None:
         if self._sqlite is not None:
             return await self._sqlite.read_driver(_sqlite_driver.get_key, key_id)
-        return await self._postgres_call(_postgres_driver().get_key, key_id)
+        return await self._postgres_call(_postgres_driver.get_key, key_id)
 
     async def list_keys(self, *, subject: str | None = None, limit: int = 1000) -> list[KeyRecord]:
         check_limit(limit)
@@ -225,7 +224,7 @@ class SQLStore:
         require_aware(now)
         if self._sqlite is not None:
             return await self._sqlite.write_driver(_sqlite_driver.advance, key_id, new_counter, now)
-        return await self._postgres_call(_postgres_driver().advance, key_id, new_counter, now)
+        return await self._postgres_call(_postgres_driver.advance, key_id, new_counter, now)
 
     async def consume_challenge_and_advance_counter(
         self, value: str, key_id: bytes, new_counter: int, now: datetime
@@ -236,7 +235,7 @@ class SQLStore:
                 _sqlite_driver.consume_and_advance, value, key_id, new_counter, now, several_statements=True
             )
         # One statement calling the migration's server-side function: one round trip (see v0002).
-        return await self._postgres_call(_postgres_driver().consume_and_advance, value, key_id, new_counter, now)
+        return await self._postgres_call(_postgres_driver.consume_and_advance, value, key_id, new_counter, now)
 
     async def latest_android_key(self, subject: str) -> KeyRecord | None:
         row = await self._run.read(_first, _LATEST_ANDROID, {"b_subject": subject})
@@ -249,7 +248,7 @@ class SQLStore:
         if self._sqlite is not None:
             issued = await self._sqlite.write_driver(_sqlite_driver.put_challenge, record)
         else:
-            issued = await self._postgres_call(_postgres_driver().put_challenge, record)
+            issued = await self._postgres_call(_postgres_driver.put_challenge, record)
         if not issued:
             raise InputError("input.invalid_argument", "this challenge value was already issued")
 
@@ -298,7 +297,7 @@ class SQLStore:
         if self._sqlite is not None:
             await self._sqlite.write_driver(_sqlite_driver.insert_event, event)
         else:
-            await self._postgres_call(_postgres_driver().insert_event, event)
+            await self._postgres_call(_postgres_driver.insert_event, event)
 
     async def query(self, operation: Callable[..., T], *args: Any) -> T:
         """Run a read-only operation (a function of a ``Connection``) that may scan many rows: the dashboard's
@@ -330,13 +329,6 @@ class SQLStore:
 
 
 # --- operations: plain functions of a connection, run by the runner (see _runners) ---
-
-
-def _postgres_driver() -> ModuleType:
-    # psycopg comes with the postgres extra: imported only once PostgreSQL is in use.
-    from app_integrity.storage import _postgres_driver as module
-
-    return module
 
 
 def _ping(conn: Connection) -> None:
