@@ -340,7 +340,33 @@ async def test_postgresql_restart_costs_one_answer_then_recovers(pg_schema_url: 
         await store.close()
 
 
-# --- SQLite: the driver-level statements write what the SQLAlchemy schema writes ---
+# --- the driver-level statements write what the SQLAlchemy schema writes ---
+
+WRITTEN_AT = datetime(2026, 11, 28, 13, 4, 5, 60, tzinfo=timezone(timedelta(hours=2)))  # a zone, and microseconds
+EVERY_FIELD = EventRecord(
+    at=WRITTEN_AT,
+    action="purchase",
+    platform="ios",
+    outcome="block",
+    tier="none",
+    reasons=("apple.counter_not_increasing", "x\u00e9"),
+    enforced=True,
+    latency_ms=1.25,
+    key_id=b"\x00\xff" * 16,
+    subject="user-1",
+    request_id="r-1",
+    device_verdict="MEETS_DEVICE_INTEGRITY",
+    play_protect="NO_ISSUES",
+)
+
+
+async def _write_each_way(store: SQLStore, event: EventRecord) -> None:
+    """``event`` and a challenge, each once through the driver path and once through SQLAlchemy."""
+    await store.record_event(event)  # the driver path
+    await insert_events(store, [event])  # SQLAlchemy's bulk insert
+    await store.put_challenge(ChallengeRecord("driver", WRITTEN_AT, "s", "p"))
+    row = {"value": "core", "expires_at": WRITTEN_AT, "subject": "s", "purpose": "p"}
+    await store.execute_write(lambda conn: (conn.execute(challenges.insert(), [row]), conn.commit()))
 
 
 async def test_sqlite_driver_statements_write_what_sqlalchemy_writes(tmp_path: Path) -> None:
@@ -349,29 +375,10 @@ async def test_sqlite_driver_statements_write_what_sqlalchemy_writes(tmp_path: P
     store = open_store("sqlite:///integrity.db", base_dir=tmp_path)
     assert isinstance(store, SQLStore)
     await store.migrate()
-    at = datetime(2026, 11, 28, 13, 4, 5, 60, tzinfo=timezone(timedelta(hours=2)))  # a zone, and microseconds
-    event = EventRecord(
-        at=at,
-        action="purchase",
-        platform="ios",
-        outcome="block",
-        tier="none",
-        reasons=("apple.counter_not_increasing", "x\u00e9"),
-        enforced=True,
-        latency_ms=1.25,
-        key_id=b"\x00\xff" * 16,
-        subject="user-1",
-        request_id="r-1",
-        device_verdict="MEETS_DEVICE_INTEGRITY",
-        play_protect="NO_ISSUES",
-    )
+    at = WRITTEN_AT
+    event = EVERY_FIELD
     try:
-        await store.record_event(event)  # the driver path
-        await insert_events(store, [event])  # SQLAlchemy's bulk insert
-        await store.put_challenge(ChallengeRecord("driver", at, "s", "p"))
-        await store.execute_write(
-            lambda conn: (conn.execute(challenges.insert(), [{"value": "core", "expires_at": at}]), conn.commit())
-        )
+        await _write_each_way(store, event)
         listed = await store.list_events(limit=10)
     finally:
         await store.close()
@@ -481,34 +488,19 @@ async def test_postgresql_driver_statements_write_what_sqlalchemy_writes(pg_sche
     store = open_store(pg_schema_url)
     assert isinstance(store, SQLStore)
     await store.migrate()
-    at = datetime(2026, 11, 28, 13, 4, 5, 60, tzinfo=timezone(timedelta(hours=2)))
-    event = EventRecord(
-        at=at,
-        action="purchase",
+    at = WRITTEN_AT
+    event = dataclasses.replace(
+        EVERY_FIELD,
         platform="android",
         outcome="limit",
         tier="basic",
         reasons=("play.unlicensed", "x\u00e9"),
         enforced=False,
-        latency_ms=2.5,
-        key_id=b"\x00\xff" * 16,
-        subject="user-1",
-        request_id="r-1",
         device_verdict="MEETS_BASIC_INTEGRITY",
         play_protect="NO_DATA",
     )
     try:
-        await store.record_event(event)
-        await insert_events(store, [event])
-        await store.put_challenge(ChallengeRecord("driver", at, "s", "p"))
-        await store.execute_write(
-            lambda conn: (
-                conn.execute(
-                    challenges.insert(), [{"value": "core", "expires_at": at, "subject": "s", "purpose": "p"}]
-                ),
-                conn.commit(),
-            )
-        )
+        await _write_each_way(store, event)
         listed = await store.list_events(limit=10)
         driver = await store.consume_challenge("driver")
         core = await store.consume_challenge("core")

@@ -13,12 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord, KeyKind, KeyRecord, KeyStatus
+from app_integrity.storage._key_rows import KEY_COLUMNS, key_from_row
+from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord, KeyRecord, KeyStatus
 
-_GET_KEY = (
-    "SELECT key_id, kind, public_key, environment, counter, receipt, subject, status, created_at, last_seen_at, tier,"
-    " summary FROM keys WHERE key_id = %s"
-)
+_GET_KEY = f"SELECT {KEY_COLUMNS} FROM keys WHERE key_id = %s"  # noqa: S608 - constant column names
 _PUT_CHALLENGE = "INSERT INTO challenges (value, expires_at, subject, purpose) VALUES (%s, %s, %s, %s)"
 _CONSUME_AND_ADVANCE = (
     "SELECT o_found, o_expires_at, o_subject, o_purpose, o_outcome"
@@ -46,21 +44,7 @@ async def get_key(pg: Connection, key_id: bytes) -> KeyRecord | None:
     row = await cursor.fetchone()
     if row is None:
         return None
-    key, kind, public_key, environment, counter, receipt, subject, status, created, seen, tier, summary = row
-    return KeyRecord(
-        key_id=bytes(key),
-        kind=KeyKind(kind),
-        public_key=bytes(public_key),
-        created_at=created.astimezone(UTC),
-        environment=environment,
-        counter=int(counter),
-        receipt=None if receipt is None else bytes(receipt),
-        subject=subject,
-        status=KeyStatus(status),
-        last_seen_at=_utc(seen),
-        tier=tier,
-        summary=dict(summary or {}),
-    )
+    return key_from_row((*row[:8], row[8].astimezone(UTC), _utc(row[9]), *row[10:]))
 
 
 async def put_challenge(pg: Connection, record: ChallengeRecord) -> bool:

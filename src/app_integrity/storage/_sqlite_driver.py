@@ -21,16 +21,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from app_integrity.errors import InputError
-from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord, KeyKind, KeyRecord, KeyStatus
+from app_integrity.storage._key_rows import KEY_COLUMNS, key_from_row
+from app_integrity.storage.base import ChallengeRecord, CounterUpdate, EventRecord, KeyRecord, KeyStatus
 
 T = TypeVar("T")
 Written = tuple[T, bool]  # (the answer, whether the operation's statements are kept)
 
 # Explicit column lists: the statements never depend on the table's column order.
-GET_KEY = (
-    "SELECT key_id, kind, public_key, environment, counter, receipt, subject, status, created_at, last_seen_at, tier,"
-    " summary FROM keys WHERE key_id = ?"
-)
+GET_KEY = f"SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?"  # noqa: S608 - constant column names
 _PUT_CHALLENGE = "INSERT INTO challenges (value, expires_at, subject, purpose) VALUES (?, ?, ?, ?)"
 _CONSUME_CHALLENGE = "DELETE FROM challenges WHERE value = ? RETURNING expires_at, subject, purpose"
 _ADVANCE = "UPDATE keys SET counter = ?, last_seen_at = ? WHERE key_id = ? AND counter < ? AND status = 'active'"
@@ -54,23 +52,8 @@ def utc_datetime(text: str | None) -> datetime | None:
 
 
 def _key_from_row(row: tuple[Any, ...]) -> KeyRecord:
-    key_id, kind, public_key, environment, counter, receipt, subject, status, created, seen, tier, summary = row
-    created_at = utc_datetime(created)
-    assert created_at is not None  # NOT NULL column
-    return KeyRecord(
-        key_id=bytes(key_id),
-        kind=KeyKind(kind),
-        public_key=bytes(public_key),
-        created_at=created_at,
-        environment=environment,
-        counter=int(counter),
-        receipt=None if receipt is None else bytes(receipt),
-        subject=subject,
-        status=KeyStatus(status),
-        last_seen_at=utc_datetime(seen),
-        tier=tier,
-        summary=dict(json.loads(summary) or {}),
-    )
+    created, seen, summary = row[8], row[9], row[11]
+    return key_from_row((*row[:8], utc_datetime(created), utc_datetime(seen), row[10], json.loads(summary)))
 
 
 def get_key(db: sqlite3.Connection, key_id: bytes) -> KeyRecord | None:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from app_integrity.errors import ConfigError, InputError
 from app_integrity.storage._checks import check_limit, require_aware
+from app_integrity.storage._key_rows import key_from_row
 from app_integrity.storage.base import EventRecord, KeyKind, KeyRecord, Store
 from app_integrity.storage.rollups import SIGNALS, Coverage, Statement, ready_rows, reasons_of_events
 from app_integrity.storage.rollups import read as read_with_rollups
@@ -37,7 +38,7 @@ from app_integrity.storage.schema import (
     keys,
 )
 from app_integrity.storage.split import SplitStore
-from app_integrity.storage.sql import SQLStore, _event_from_row, _event_values, _key_from_row
+from app_integrity.storage.sql import SQLStore, _event_from_row, _event_values
 
 PRUNE_BATCH = 10_000
 MAX_BULK = 100_000
@@ -417,13 +418,13 @@ async def key_with_history(
         sa.select(events).where(events.c.key_id == key_id).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
     )
     history = [_event_from_row(row) for row in await store.query(_rows, history_query)]
-    return (_key_from_row(key_rows[0]) if key_rows else None), history
+    return (key_from_row(key_rows[0]) if key_rows else None), history
 
 
 async def recent_keys(store: SQLStore, *, limit: int = 20) -> list[KeyRecord]:
     check_limit(limit)
     query = sa.select(keys).order_by(keys.c.created_at.desc(), keys.c.key_id).limit(limit)
-    return [_key_from_row(row) for row in await store.query(_rows, query)]
+    return [key_from_row(row) for row in await store.query(_rows, query)]
 
 
 # --- writes: retention and bulk loads ---

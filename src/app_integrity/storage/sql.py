@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL, Connection
 from app_integrity.errors import InputError, KeyRegistryError
 from app_integrity.storage import _postgres_driver, _sqlite_driver
 from app_integrity.storage._checks import check_event_filters, check_limit, require_aware
+from app_integrity.storage._key_rows import key_from_row
 from app_integrity.storage._runners import PostgresRunner, Runner, SQLiteRunner
 from app_integrity.storage.base import (
     ChallengeRecord,
@@ -87,25 +88,6 @@ _USE_SESSION_ID = {
     .on_conflict_do_nothing(index_elements=["jti"])
     .returning(used_session_ids.c.jti),
 }
-
-
-def _key_from_row(row: Any) -> KeyRecord:
-    # Positional: the columns of `keys`, in table order (cheaper than attribute lookups on the hot path).
-    key_id, kind, public_key, environment, counter, receipt, subject, status, created, seen, tier, summary = row
-    return KeyRecord(
-        key_id=bytes(key_id),
-        kind=KeyKind(kind),
-        public_key=bytes(public_key),
-        created_at=created,
-        environment=environment,
-        counter=int(counter),
-        receipt=None if receipt is None else bytes(receipt),
-        subject=subject,
-        status=KeyStatus(status),
-        last_seen_at=seen,
-        tier=tier,
-        summary=dict(summary or {}),
-    )
 
 
 def _key_values(record: KeyRecord) -> dict[str, Any]:
@@ -213,7 +195,7 @@ class SQLStore:
         query = sa.select(keys).order_by(keys.c.created_at, keys.c.key_id).limit(limit)
         if subject is not None:
             query = query.where(keys.c.subject == subject)
-        return [_key_from_row(row) for row in await self._run.scan(_all, query, None)]
+        return [key_from_row(row) for row in await self._run.scan(_all, query, None)]
 
     async def revoke_key(self, key_id: bytes, now: datetime) -> bool:
         # `now` is part of the interface for backends that timestamp revocations; this schema has no column for it.
@@ -239,7 +221,7 @@ class SQLStore:
 
     async def latest_android_key(self, subject: str) -> KeyRecord | None:
         row = await self._run.read(_first, _LATEST_ANDROID, {"b_subject": subject})
-        return None if row is None else _key_from_row(row)
+        return None if row is None else key_from_row(row)
 
     # --- challenges and single-use session ids ---
 
